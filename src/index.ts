@@ -1,0 +1,16 @@
+// Public API of falco-grpc-output.
+
+export { createGrpcOutput } from './transmitter/grpc-output.js';
+export type { GrpcOutput, OutputStats, DropCounts, FlushResult } from './transmitter/grpc-output.js';
+export type { GrpcOutputOptions } from './transmitter/options.js';
+export type { AlertInput, AlertTime, OutputFieldValue } from './codec/alert.js';
+export { PRIORITY_NAMES } from './codec/alert.js';
+export { toFalcoJsonLine } from './codec/falco-json.js';
+export { createReceiver } from './receiver/receiver.js';
+export type { Receiver, ReceiverOptions, ReceiverStats } from './receiver/receiver.js';
+export { JsonLinesSink } from './receiver/sinks.js';
+export type { Sink } from './receiver/sinks.js';
+export type { response as FalcoAlert } from './gen/falco/outputs/outputs.js';
+export type { TlsOptions } from './tls/pem.js';
+export { createDevPki } from './certs/dev-pki.js';
+export type { DevPki, DevPkiOptions } from './certs/dev-pki.js';

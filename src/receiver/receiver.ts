@@ -1,0 +1,286 @@
+// createReceiver(): serves Transmitter/Publish (plus health and reflection) on TCP with mTLS
+// or on unix sockets, hands each producer's alerts to the sink in order and exactly once,
+// and acknowledges what the sink accepted.
+
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { HealthImplementation } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import { fileURLToPath } from 'node:url';
+import { PublishAck, PublishRequest } from '../gen/falco/transmit/v1/transmit.js';
+import { loadTls, type TlsOptions } from '../tls/pem.js';
+import { JsonLinesSink, type Sink } from './sinks.js';
+import { ProducerTable, splitRun } from './producers.js';
+
+export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
+const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.proto', 'falco/version/version.proto'];
+const TRANSMITTER_SERVICE = 'falco.transmit.v1.Transmitter';
+/** Requests a stream may have in hand before the receiver stops reading it (HTTP/2 then pushes back). */
+const MAX_IN_HAND = 8;
+
+export interface ReceiverOptions {
+  /** Addresses: `host:port` (mTLS unless insecure) or `unix:///path` (plaintext, mode 0660). */
+  listen: readonly string[];
+  /** Server certificate and key, and the CA that client certificates must chain to. */
+  tls?: TlsOptions;
+  /** Explicit opt-in to plaintext TCP listeners. */
+  insecure?: boolean;
+  /** Where accepted alerts go. Default: Falco JSON lines on stdout. */
+  sink?: Sink;
+  /** Largest PublishRequest accepted; larger ones end their stream with RESOURCE_EXHAUSTED. Default 16 MiB. */
+  maxMessageBytes?: number;
+  /** Where to report protocol problems. Default stderr. */
+  log?: (line: string) => void;
+}
+
+export interface ReceiverStats {
+  /** Alerts the sink accepted. */
+  accepted: number;
+  /** Alerts skipped because they were already handled (resends). */
+  duplicates: number;
+  /** Sequence numbers that never arrived (a producer skipped them). */
+  gaps: number;
+  /** PublishRequests received. */
+  requests: number;
+  /** Streams ended because of a malformed or invalid message. */
+  rejectedStreams: number;
+  activeStreams: number;
+  producers: number;
+}
+
+export interface Receiver {
+  /** Binds every listener; resolves with the bound addresses (a `:0` port resolved). */
+  start(): Promise<string[]>;
+  /** Stops accepting, finishes and acks what is in hand, flushes the sink. Idempotent. */
+  close(): Promise<void>;
+  stats(): ReceiverStats;
+}
+
+interface StreamState {
+  call: grpc.ServerDuplexStream<Buffer, Buffer>;
+  inHand: number;
+  done: Promise<void>;
+  finish: () => void;
+  ended: boolean;
+}
+
+class ReceiverImpl implements Receiver {
+  private readonly server: grpc.Server;
+  private readonly sink: Sink;
+  private readonly producers = new ProducerTable();
+  private readonly streams = new Set<StreamState>();
+  private readonly health = new HealthImplementation({ '': 'SERVING', [TRANSMITTER_SERVICE]: 'SERVING' });
+  private readonly log: (line: string) => void;
+  private readonly counts = { accepted: 0, duplicates: 0, gaps: 0, requests: 0, rejectedStreams: 0 };
+  private bound: string[] = [];
+  private unixPaths: string[] = [];
+  private stopping = false;
+  private closed: Promise<void> | null = null;
+
+  constructor(private readonly opts: ReceiverOptions) {
+    if (!opts.listen || opts.listen.length === 0) throw new TypeError('createReceiver: listen needs at least one address');
+    for (const addr of opts.listen) {
+      if (!addr.startsWith('unix:') && !opts.tls && !opts.insecure) {
+        throw new Error(`createReceiver: ${addr} is a TCP address: give tls { cert, key, ca } for mTLS, or insecure: true`);
+      }
+    }
+    this.sink = opts.sink ?? new JsonLinesSink();
+    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': opts.maxMessageBytes ?? 16 * 1024 * 1024,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 5000,
+    });
+    this.server.addService(
+      {
+        Publish: {
+          path: `/${TRANSMITTER_SERVICE}/Publish`,
+          requestStream: true,
+          responseStream: true,
+          // Raw bytes in: decoding happens in the handler so a malformed message gets a clear status.
+          requestDeserialize: (bytes: Buffer) => bytes,
+          requestSerialize: (bytes: Buffer) => bytes,
+          responseSerialize: (bytes: Buffer) => bytes,
+          responseDeserialize: (bytes: Buffer) => bytes,
+        },
+      },
+      { Publish: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.publish(call) },
+    );
+    this.health.addToServer(this.server);
+    const definition = protoLoader.loadSync(PROTO_FILES, { includeDirs: [PROTO_DIR], keepCase: true });
+    new ReflectionService(definition).addToServer(this.server);
+  }
+
+  async start(): Promise<string[]> {
+    const tcpCreds = this.opts.tls
+      ? (() => {
+          const tls = loadTls(this.opts.tls);
+          return grpc.ServerCredentials.createSsl(tls.ca, [{ private_key: tls.key, cert_chain: tls.cert }], true);
+        })()
+      : grpc.ServerCredentials.createInsecure();
+    for (const addr of this.opts.listen) {
+      const isUnix = addr.startsWith('unix:');
+      if (isUnix) this.removeStaleSocket(addr);
+      const port = await new Promise<number>((resolve, reject) =>
+        this.server.bindAsync(addr, isUnix ? grpc.ServerCredentials.createInsecure() : tcpCreds, (err, p) =>
+          err ? reject(new Error(`cannot listen on ${addr}: ${err.message}`)) : resolve(p),
+        ),
+      );
+      if (isUnix) {
+        const path = unixPath(addr);
+        chmodSync(path, 0o660); // owner and group only: the socket has no TLS
+        this.unixPaths.push(path);
+        this.bound.push(addr);
+      } else {
+        this.bound.push(addr.replace(/:0$/, `:${port}`));
+      }
+    }
+    return [...this.bound];
+  }
+
+  private removeStaleSocket(addr: string): void {
+    const path = unixPath(addr);
+    try {
+      if (lstatSync(path).isSocket()) unlinkSync(path);
+    } catch {
+      // absent: nothing to remove
+    }
+  }
+
+  private publish(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    if (this.stopping) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'receiver is shutting down' });
+      return;
+    }
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const stream: StreamState = { call, inHand: 0, done, finish, ended: false };
+    this.streams.add(stream);
+    call.sendMetadata(new grpc.Metadata()); // tells the transmitter the stream is up
+    const peer = call.getPeer();
+
+    const end = (status?: { code: grpc.status; details: string }): void => {
+      if (stream.ended) return;
+      stream.ended = true;
+      this.streams.delete(stream);
+      call.pause();
+      if (status) call.emit('error', status);
+      else call.end();
+      finish();
+    };
+    const settle = (): void => {
+      stream.inHand--;
+      if (stream.ended) return;
+      if (stream.inHand < MAX_IN_HAND / 2 && call.isPaused()) call.resume();
+      if (stream.inHand === 0 && (this.stopping || call.readableEnded)) end();
+    };
+
+    call.on('data', (bytes: Buffer) => {
+      if (stream.ended || this.stopping) return;
+      let request: PublishRequest;
+      try {
+        request = PublishRequest.decode(bytes);
+        if (request.producerId === '') throw new Error('producer_id is empty');
+        if (request.firstSeq < 1n && request.alerts.length > 0) throw new Error('first_seq must be >= 1');
+      } catch (err) {
+        this.counts.rejectedStreams++;
+        const details = `malformed PublishRequest (${bytes.length} bytes): ${(err as Error).message}`;
+        this.log(`falco-grpc-output receive: ${peer}: ${details}`);
+        end({ code: grpc.status.INVALID_ARGUMENT, details });
+        return;
+      }
+      this.counts.requests++;
+      stream.inHand++;
+      if (stream.inHand >= MAX_IN_HAND) call.pause();
+      this.producers
+        .enqueue(request.producerId, (state) => this.deliver(state, request))
+        .then(
+          (ackedThrough) => {
+            if (!stream.ended) call.write(Buffer.from(PublishAck.encode({ ackedThrough: BigInt(ackedThrough) }).finish()));
+            settle();
+          },
+          (err: unknown) => {
+            // The sink refused: no ack, so the producer will resend after reconnecting.
+            this.log(`falco-grpc-output receive: sink failed: ${String(err)}`);
+            end({ code: grpc.status.UNAVAILABLE, details: `receiver sink failed: ${String(err)}` });
+            settle();
+          },
+        );
+    });
+    call.on('end', () => {
+      if (stream.inHand === 0) end();
+    });
+    call.on('error', () => end()); // client went away
+    call.on('cancelled', () => end());
+  }
+
+  private async deliver(state: { handledThrough: number }, request: PublishRequest): Promise<number> {
+    const firstSeq = Number(request.firstSeq);
+    const run = splitRun(state, firstSeq, request.alerts);
+    if (run.gap > 0) {
+      this.counts.gaps += run.gap;
+      this.log(`falco-grpc-output receive: producer ${request.producerId} skipped ${run.gap} sequence number(s) before #${firstSeq}`);
+    }
+    this.counts.duplicates += run.duplicates;
+    if (run.fresh.length > 0) {
+      await this.sink.write(run.fresh, request.producerId);
+      this.counts.accepted += run.fresh.length;
+    }
+    state.handledThrough = Math.max(state.handledThrough, firstSeq + request.alerts.length - 1);
+    return state.handledThrough;
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.health.setStatus('', 'NOT_SERVING');
+    this.health.setStatus(TRANSMITTER_SERVICE, 'NOT_SERVING');
+    for (const addr of this.bound) this.server.unbind(addr);
+    // Finish what each stream has in hand (its acks go out), then end it.
+    for (const stream of [...this.streams]) {
+      stream.call.pause();
+      if (stream.inHand === 0) {
+        stream.ended = true;
+        this.streams.delete(stream);
+        stream.call.end();
+        stream.finish();
+      }
+    }
+    await Promise.all([...this.streams].map((s) => s.done));
+    await this.sink.close?.();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 2000);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    for (const path of this.unixPaths) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  stats(): ReceiverStats {
+    return { ...this.counts, activeStreams: this.streams.size, producers: this.producers.size };
+  }
+}
+
+function unixPath(addr: string): string {
+  return addr.replace(/^unix:(\/\/)?/, '');
+}
+
+export function createReceiver(options: ReceiverOptions): Receiver {
+  return new ReceiverImpl(options);
+}

@@ -1,0 +1,269 @@
+// The shared-memory ring between the host's main thread (the only producer) and the
+// transmitter worker (the only consumer). Everything about its layout lives in this file.
+//
+// One SharedArrayBuffer: a 128-byte header of counters, then a power-of-two data area.
+// Positions are byte counters that only grow (mod 2^32); `pos & mask` is the offset.
+//
+//   released ──────── read (worker-local) ──────── written
+//      │  sent, waiting for ack   │  not yet sent       │
+//
+// A record is [u32 length][payload][pad to 4 bytes]. A record never wraps: when it does not
+// fit before the end of the data area, the producer writes PAD_MARKER as the length and
+// starts the record at offset 0. Space is released only when the receiver acknowledges, so
+// the ring (owned by the main thread) outlives a crashed worker and a new one resends from
+// the last acknowledged record.
+
+export const HEADER_BYTES = 128;
+/** Length word that means "skip to the start of the data area". */
+const PAD_MARKER = -1;
+
+/** Int32 slots of the header. */
+const WRITTEN = 0; // producer: end of the last complete record
+const RELEASED = 1; // consumer: end of the last acknowledged record
+const CONSUMER_SLEEPING = 2; // consumer waits on WRITTEN; producer notifies only then
+const CLOSING = 3; // producer asks the worker to finish
+const CONNECTION = 4; // consumer: ConnectionState code
+/** BigInt64 slots of the header (index into a BigInt64Array over the header). */
+const ACKED_SEQ = 8;
+const SENT = 9;
+const RESENT = 10;
+const RECONNECTS = 11;
+const GIVEN_UP = 12; // alerts the worker dropped because the receiver refused them
+
+export const CONNECTION_STATES = ['idle', 'connecting', 'ready', 'backoff', 'closed'] as const;
+export type ConnectionState = (typeof CONNECTION_STATES)[number];
+
+/** Smallest power of two >= bytes, at least 64 KiB. */
+export function ringCapacityFor(bytes: number): number {
+  let cap = 65536;
+  while (cap < bytes) cap *= 2;
+  if (cap > 2 ** 30) throw new RangeError(`bufferBytes ${bytes} is above the 1 GiB ring limit`);
+  return cap;
+}
+
+/** Creates the shared memory for a ring of `capacity` data bytes (a power of two). */
+export function createRingBuffer(capacity: number): SharedArrayBuffer {
+  if (capacity & (capacity - 1) || capacity < 1024) throw new RangeError('ring capacity must be a power of two >= 1024');
+  return new SharedArrayBuffer(HEADER_BYTES + capacity);
+}
+
+/** Bytes a record of `length` payload bytes takes in the ring, header and padding included. */
+export function recordBytes(length: number): number {
+  return 4 + ((length + 3) & ~3);
+}
+
+/** The largest payload that can ever fit: half the ring, so a wrap never makes it impossible. */
+export function maxRecordFor(capacity: number): number {
+  return capacity / 2 - 8;
+}
+
+abstract class RingView {
+  protected readonly ctl: Int32Array;
+  protected readonly big: BigInt64Array;
+  readonly data: Uint8Array;
+  protected readonly words: Int32Array;
+  readonly capacity: number;
+  protected readonly mask: number;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.ctl = new Int32Array(buffer, 0, HEADER_BYTES / 4);
+    this.big = new BigInt64Array(buffer, 0, HEADER_BYTES / 8);
+    this.capacity = buffer.byteLength - HEADER_BYTES;
+    this.mask = this.capacity - 1;
+    this.data = new Uint8Array(buffer, HEADER_BYTES, this.capacity);
+    this.words = new Int32Array(buffer, HEADER_BYTES, this.capacity / 4);
+  }
+
+  /** Bytes written and not yet released. */
+  usedBytes(): number {
+    return (Atomics.load(this.ctl, WRITTEN) - Atomics.load(this.ctl, RELEASED)) >>> 0;
+  }
+
+  ackedSeq(): number {
+    return Number(Atomics.load(this.big, ACKED_SEQ));
+  }
+
+  closing(): boolean {
+    return Atomics.load(this.ctl, CLOSING) === 1;
+  }
+
+  connectionState(): ConnectionState {
+    return CONNECTION_STATES[Atomics.load(this.ctl, CONNECTION)] ?? 'idle';
+  }
+
+  counters(): { sent: number; resent: number; reconnects: number; givenUp: number } {
+    return {
+      sent: Number(Atomics.load(this.big, SENT)),
+      resent: Number(Atomics.load(this.big, RESENT)),
+      reconnects: Number(Atomics.load(this.big, RECONNECTS)),
+      givenUp: Number(Atomics.load(this.big, GIVEN_UP)),
+    };
+  }
+}
+
+/** The main thread's side: append records, never block unless asked to. */
+export class RingProducer extends RingView {
+  // The producer is the only writer of WRITTEN, so it keeps its own copy.
+  private written: number;
+
+  constructor(buffer: SharedArrayBuffer) {
+    super(buffer);
+    this.written = Atomics.load(this.ctl, WRITTEN);
+  }
+
+  /** Copies src[0, length) in as one record; false when the ring has no room for it now. */
+  tryWrite(src: Uint8Array, length: number): boolean {
+    if (!this.fits(length, Atomics.load(this.ctl, RELEASED))) return false;
+    const need = recordBytes(length);
+    let pos = this.written;
+    let off = pos & this.mask;
+    const tail = this.capacity - off;
+    if (need > tail) {
+      this.words[off >> 2] = PAD_MARKER;
+      pos = (pos + tail) | 0;
+      off = 0;
+    }
+    this.words[off >> 2] = length;
+    this.data.set(length === src.length ? src : src.subarray(0, length), off + 4);
+    this.written = (pos + need) | 0;
+    Atomics.store(this.ctl, WRITTEN, this.written);
+    if (Atomics.load(this.ctl, CONSUMER_SLEEPING) === 1) Atomics.notify(this.ctl, WRITTEN);
+    return true;
+  }
+
+  /** Blocks the calling thread until a record of `length` could fit, or the timeout. */
+  waitForRoom(length: number, timeoutMs: number): boolean {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const released = Atomics.load(this.ctl, RELEASED);
+      if (this.fits(length, released)) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      Atomics.wait(this.ctl, RELEASED, released, left);
+    }
+  }
+
+  /** Blocks the calling thread until acked >= seq or the timeout; used only at process exit. */
+  waitForAck(seq: number, timeoutMs: number): boolean {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (this.ackedSeq() >= seq) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      Atomics.wait(this.ctl, RELEASED, Atomics.load(this.ctl, RELEASED), Math.min(left, 50));
+    }
+  }
+
+  /** Whether a record of `length` fits now, counting the padding a wrap would need. */
+  private fits(length: number, released: number): boolean {
+    const need = recordBytes(length);
+    const tail = this.capacity - (this.written & this.mask);
+    const total = need <= tail ? need : need + tail;
+    return ((this.written - released) >>> 0) + total <= this.capacity;
+  }
+
+  requestClose(): void {
+    Atomics.store(this.ctl, CLOSING, 1);
+    Atomics.notify(this.ctl, WRITTEN);
+  }
+}
+
+/** A record the consumer has read: its payload is data[offset, offset + length). */
+export interface RingRecord {
+  offset: number;
+  length: number;
+}
+
+/** The worker's side: read ahead of the release point, release on ack. */
+export class RingConsumer extends RingView {
+  private readPos: number;
+  private releasedPos: number;
+  private record: RingRecord = { offset: 0, length: 0 };
+
+  constructor(buffer: SharedArrayBuffer) {
+    super(buffer);
+    this.releasedPos = Atomics.load(this.ctl, RELEASED);
+    this.readPos = this.releasedPos;
+  }
+
+  /** True when records were written that have not been read. */
+  hasUnread(): boolean {
+    return this.readPos !== Atomics.load(this.ctl, WRITTEN);
+  }
+
+  /** Bytes written but not yet read. */
+  unreadBytes(): number {
+    return (Atomics.load(this.ctl, WRITTEN) - this.readPos) >>> 0;
+  }
+
+  /** Reads the next record (the returned object is reused), or null when none is unread. */
+  read(): RingRecord | null {
+    if (!this.hasUnread()) return null;
+    const pos = this.skipPad(this.readPos);
+    const off = pos & this.mask;
+    const length = this.words[off >> 2]!;
+    this.record.offset = off + 4;
+    this.record.length = length;
+    this.readPos = (pos + recordBytes(length)) | 0;
+    return this.record;
+  }
+
+  /** Reads again from the release point: everything not acknowledged is resent. */
+  rewind(): void {
+    this.readPos = this.releasedPos;
+  }
+
+  /** Frees the oldest `records` records; `ackedSeq` is the sequence number of the last one. */
+  release(records: number, ackedSeq: number): void {
+    let pos = this.releasedPos;
+    for (let i = 0; i < records; i++) {
+      pos = this.skipPad(pos);
+      pos = (pos + recordBytes(this.words[(pos & this.mask) >> 2]!)) | 0;
+    }
+    this.releasedPos = pos;
+    if (((this.readPos - pos) | 0) < 0) this.readPos = pos;
+    Atomics.store(this.big, ACKED_SEQ, BigInt(ackedSeq));
+    Atomics.store(this.ctl, RELEASED, pos);
+    Atomics.notify(this.ctl, RELEASED); // a producer blocked in onFull 'block' or exit flush
+  }
+
+  /** Resolves when unread records exist, close is requested, or after timeoutMs. */
+  async waitForData(timeoutMs: number): Promise<void> {
+    const written = Atomics.load(this.ctl, WRITTEN);
+    if (written !== this.readPos || this.closing()) return;
+    Atomics.store(this.ctl, CONSUMER_SLEEPING, 1);
+    try {
+      // Re-check after announcing sleep: a write in between would not have notified.
+      if (Atomics.load(this.ctl, WRITTEN) !== this.readPos) return;
+      const result = Atomics.waitAsync(this.ctl, WRITTEN, written, timeoutMs);
+      if (result.async) await result.value;
+    } finally {
+      Atomics.store(this.ctl, CONSUMER_SLEEPING, 0);
+    }
+  }
+
+  setConnectionState(state: ConnectionState): void {
+    Atomics.store(this.ctl, CONNECTION, CONNECTION_STATES.indexOf(state));
+  }
+
+  addSent(n: number): void {
+    Atomics.add(this.big, SENT, BigInt(n));
+  }
+
+  addResent(n: number): void {
+    Atomics.add(this.big, RESENT, BigInt(n));
+  }
+
+  addReconnect(): void {
+    Atomics.add(this.big, RECONNECTS, 1n);
+  }
+
+  addGivenUp(n: number): void {
+    Atomics.add(this.big, GIVEN_UP, BigInt(n));
+  }
+
+  private skipPad(pos: number): number {
+    const off = pos & this.mask;
+    return this.words[off >> 2] === PAD_MARKER ? (pos + (this.capacity - off)) | 0 : pos;
+  }
+}

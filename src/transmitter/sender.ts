@@ -1,0 +1,266 @@
+// The worker's side of the transmitter: drains the ring into a Transmitter/Publish stream,
+// frees ring space on acks, resends after a reconnect. Runs only inside the worker thread,
+// so nothing here may block: waits are Atomics.waitAsync, timers and stream events.
+
+import * as grpc from '@grpc/grpc-js';
+import { PublishAck } from '../gen/falco/transmit/v1/transmit.js';
+import type { RingConsumer } from '../ring/ring.js';
+import type { SenderConfig } from './options.js';
+import { varintSize } from '../codec/alert.js';
+
+const PUBLISH_PATH = '/falco.transmit.v1.Transmitter/Publish';
+/** How long a closing worker waits for the receiver to end the stream. */
+const CLOSE_GRACE_MS = 1000;
+
+/** Status codes that mean "this batch can never be accepted", not "try again later". */
+const REFUSED = new Set([grpc.status.RESOURCE_EXHAUSTED, grpc.status.INVALID_ARGUMENT]);
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function channelCredentials(cfg: SenderConfig): grpc.ChannelCredentials {
+  if (cfg.tls === null) return grpc.credentials.createInsecure();
+  // Buffers arrive from the host thread as plain Uint8Arrays.
+  const { ca, key, cert } = cfg.tls;
+  return grpc.credentials.createSsl(Buffer.from(ca), Buffer.from(key), Buffer.from(cert));
+}
+
+export function channelOptions(cfg: SenderConfig): grpc.ChannelOptions {
+  const options: grpc.ChannelOptions = {
+    'grpc.initial_reconnect_backoff_ms': cfg.reconnectInitialMs,
+    'grpc.max_reconnect_backoff_ms': cfg.reconnectMaxMs,
+    'grpc.max_send_message_length': -1,
+  };
+  if (cfg.keepaliveMs > 0) {
+    options['grpc.keepalive_time_ms'] = cfg.keepaliveMs;
+    options['grpc.keepalive_timeout_ms'] = Math.min(20_000, cfg.keepaliveMs);
+    options['grpc.keepalive_permit_without_calls'] = 1;
+  }
+  if (cfg.serverName) options['grpc.ssl_target_name_override'] = cfg.serverName;
+  return options;
+}
+
+interface StreamEnd {
+  code: grpc.status;
+  details: string;
+  /** First sequence number of the batch written last before the stream ended. */
+  lastBatchFirstSeq: number;
+  lastBatchSize: number;
+}
+
+export class Sender {
+  private readonly client: grpc.Client;
+  private readonly producerIdBytes: Buffer;
+  /** Sequence number of the last acknowledged alert (mirrors the ring's). */
+  private ackedSeq: number;
+  /** Sequence number the next read record gets. */
+  private nextSeq: number;
+  /** Highest sequence number ever sent: anything at or below it that is sent again is a resend. */
+  private highestSent: number;
+  private backoffMs: number;
+  /** After a refusal, batches shrink to one alert so the refused alert can be isolated. */
+  private oneAtATime = false;
+  private readonly offsets: Int32Array;
+  private readonly lengths: Int32Array;
+
+  constructor(
+    private readonly ring: RingConsumer,
+    private readonly cfg: SenderConfig,
+  ) {
+    this.client = new grpc.Client(cfg.target, channelCredentials(cfg), channelOptions(cfg));
+    this.producerIdBytes = Buffer.from(cfg.producerId, 'utf8');
+    this.ackedSeq = ring.ackedSeq();
+    this.nextSeq = this.ackedSeq + 1;
+    this.highestSent = this.ackedSeq;
+    this.backoffMs = cfg.reconnectInitialMs;
+    this.offsets = new Int32Array(cfg.batchAlerts);
+    this.lengths = new Int32Array(cfg.batchAlerts);
+  }
+
+  /** Runs until the host asks to close. */
+  async run(): Promise<void> {
+    let first = true;
+    try {
+      while (!this.ring.closing()) {
+        if (!first) {
+          this.ring.addReconnect();
+          this.ring.setConnectionState('backoff');
+          await this.backoff();
+          if (this.ring.closing()) break;
+        }
+        first = false;
+        const end = await this.stream();
+        this.afterStream(end);
+      }
+    } finally {
+      this.ring.setConnectionState('closed');
+      this.client.close();
+    }
+  }
+
+  private async backoff(): Promise<void> {
+    const jittered = this.backoffMs * (0.8 + Math.random() * 0.4);
+    this.backoffMs = Math.min(this.cfg.reconnectMaxMs, this.backoffMs * 1.6);
+    // Wake early if the host closes, but not for new alerts: they wait in the ring.
+    const deadline = Date.now() + jittered;
+    while (Date.now() < deadline && !this.ring.closing()) await sleep(Math.min(50, deadline - Date.now()));
+  }
+
+  /** One Publish stream, from open to end; resolves with how it ended. */
+  private stream(): Promise<StreamEnd> {
+    this.ring.setConnectionState('connecting');
+    this.ring.rewind();
+    this.nextSeq = this.ackedSeq + 1;
+    const call = this.client.makeBidiStreamRequest(
+      PUBLISH_PATH,
+      (request: Buffer) => request,
+      (bytes: Buffer) => PublishAck.decode(bytes),
+      new grpc.Metadata(),
+      {},
+    );
+    return new Promise<StreamEnd>((resolve) => {
+      let ended = false;
+      let lastBatchFirstSeq = 0;
+      let lastBatchSize = 0;
+      let wakeDrain: (() => void) | null = null;
+      call.on('metadata', () => {
+        this.ring.setConnectionState('ready');
+        this.backoffMs = this.cfg.reconnectInitialMs;
+      });
+      call.on('data', (ack: PublishAck) => {
+        this.onAck(Number(ack.ackedThrough));
+        this.ring.setConnectionState('ready');
+        this.backoffMs = this.cfg.reconnectInitialMs;
+      });
+      call.on('drain', () => wakeDrain?.());
+      call.on('error', () => {}); // the status event below carries the outcome
+      call.on('status', (status: grpc.StatusObject) => {
+        ended = true;
+        wakeDrain?.();
+        resolve({ code: status.code, details: status.details, lastBatchFirstSeq, lastBatchSize });
+      });
+
+      const pump = async (): Promise<void> => {
+        while (!ended) {
+          if (this.ring.closing()) {
+            await this.finish(call, () => ended);
+            return;
+          }
+          if (!this.ring.hasUnread()) {
+            await this.ring.waitForData(100);
+            // Let a burst accumulate into one batch instead of sending a record at a time.
+            if (this.cfg.lingerMs > 0 && this.ring.unreadBytes() < this.cfg.batchBytes / 2) await sleep(this.cfg.lingerMs);
+            continue;
+          }
+          const firstSeq = this.nextSeq;
+          const request = this.nextBatch();
+          lastBatchFirstSeq = firstSeq;
+          lastBatchSize = this.nextSeq - firstSeq;
+          const resent = Math.max(0, Math.min(this.highestSent, this.nextSeq - 1) - firstSeq + 1);
+          if (resent > 0) this.ring.addResent(resent);
+          this.highestSent = Math.max(this.highestSent, this.nextSeq - 1);
+          this.ring.addSent(lastBatchSize);
+          if (!call.write(request)) {
+            await new Promise<void>((resolve) => (wakeDrain = resolve));
+            wakeDrain = null;
+          }
+        }
+      };
+      pump().catch((err: unknown) => {
+        call.cancel();
+        // A bug here must not be swallowed: crash the worker so it is replaced and resumes.
+        setImmediate(() => {
+          throw err;
+        });
+      });
+    });
+  }
+
+  /** Closing: end the stream and give the receiver a moment to ack what it has. */
+  private async finish(call: grpc.ClientDuplexStream<Buffer, PublishAck>, ended: () => boolean): Promise<void> {
+    call.end();
+    const deadline = Date.now() + CLOSE_GRACE_MS;
+    while (!ended() && Date.now() < deadline) await sleep(10);
+    if (!ended()) call.cancel();
+  }
+
+  private afterStream(end: StreamEnd): void {
+    if (end.code === grpc.status.OK || end.code === grpc.status.CANCELLED) return;
+    if (!REFUSED.has(end.code)) {
+      this.oneAtATime = false;
+      return;
+    }
+    // The receiver refused a batch. Retry one alert at a time; an alert refused on its own
+    // can never be delivered, so it is given up and counted instead of blocking the rest.
+    if (this.oneAtATime && end.lastBatchSize === 1 && end.lastBatchFirstSeq === this.ackedSeq + 1) {
+      process.stderr.write(
+        `falco-grpc-output: receiver refused alert #${end.lastBatchFirstSeq} (${grpc.status[end.code]}: ${end.details}); dropped\n`,
+      );
+      this.ring.addGivenUp(1);
+      this.onAck(this.ackedSeq + 1);
+      this.oneAtATime = false;
+      return;
+    }
+    this.oneAtATime = true;
+  }
+
+  private onAck(through: number): void {
+    if (through <= this.ackedSeq) return;
+    const highestRead = Math.max(this.nextSeq - 1, this.highestSent);
+    if (through > highestRead) {
+      process.stderr.write(`falco-grpc-output: receiver acked #${through} but only #${highestRead} was sent; ignored\n`);
+      return;
+    }
+    this.ring.release(through - this.ackedSeq, through);
+    this.ackedSeq = through;
+    if (this.nextSeq <= through) this.nextSeq = through + 1;
+  }
+
+  /** Reads up to one batch of records and encodes them as one PublishRequest. */
+  private nextBatch(): Buffer {
+    const maxAlerts = this.oneAtATime ? 1 : this.cfg.batchAlerts;
+    const data = this.ring.data;
+    let count = 0;
+    let alertsBytes = 0;
+    while (count < maxAlerts) {
+      if (count > 0 && alertsBytes >= this.cfg.batchBytes) break;
+      const record = this.ring.read();
+      if (record === null) break;
+      this.offsets[count] = record.offset;
+      this.lengths[count] = record.length;
+      alertsBytes += 1 + varintSize(record.length) + record.length;
+      count++;
+    }
+    const firstSeq = this.nextSeq;
+    this.nextSeq += count;
+    // PublishRequest { producer_id = 1; first_seq = 2; repeated alerts = 3 }: the ring holds
+    // each alert's encoded bytes, so each becomes a field-3 entry without re-encoding.
+    const idLen = this.producerIdBytes.length;
+    const size = 1 + varintSize(idLen) + idLen + 1 + varintSize(firstSeq) + alertsBytes;
+    const out = Buffer.allocUnsafe(size);
+    let pos = 0;
+    out[pos++] = 0x0a;
+    pos = writeVarint(out, pos, idLen);
+    pos += this.producerIdBytes.copy(out, pos);
+    out[pos++] = 0x10;
+    pos = writeVarint(out, pos, firstSeq);
+    for (let i = 0; i < count; i++) {
+      const length = this.lengths[i]!;
+      out[pos++] = 0x1a;
+      pos = writeVarint(out, pos, length);
+      out.set(data.subarray(this.offsets[i]!, this.offsets[i]! + length), pos);
+      pos += length;
+    }
+    return out;
+  }
+}
+
+function writeVarint(out: Buffer, pos: number, value: number): number {
+  while (value > 0x7f) {
+    out[pos++] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  out[pos++] = value;
+  return pos;
+}
