@@ -6,6 +6,7 @@ import { AlertEncoder, AlertTooLargeError, type AlertInput } from '../codec/aler
 import { createRingBuffer, RingProducer, type ConnectionState } from '../ring/ring.js';
 import { resolveOptions, type GrpcOutputOptions, type ResolvedOptions } from './options.js';
 import type { WorkerTask } from '../../workers/transmitter.js';
+import type { SenderReport } from './sender.js';
 
 const WORKER_FILE = new URL('../../workers/transmitter.js', import.meta.url).href;
 
@@ -37,6 +38,8 @@ export interface OutputStats {
   reconnects: number;
   workerRestarts: number;
   connection: ConnectionState;
+  /** How the last stream failed (gRPC status and details), or null if none has. */
+  lastError: string | null;
   /** Ring capacity in bytes. */
   bufferBytes: number;
 }
@@ -68,6 +71,9 @@ class GrpcOutputImpl implements GrpcOutput {
   private written = 0;
   private readonly drops: Omit<DropCounts, 'rejected'> = { full: 0, too_large: 0, invalid: 0 };
   private workerStarts = 0;
+  private lastError: string | null = null;
+  /** Set once close() has flushed: no new worker may start after that. */
+  private workerStopping = false;
   private closing: Promise<FlushResult> | null = null;
   private readonly onExit = (): void => this.exitFlush();
 
@@ -87,12 +93,15 @@ class GrpcOutputImpl implements GrpcOutput {
     // Every worker the pool creates (the first, and each replacement after a crash)
     // attaches to the same ring and resumes from its last acknowledged alert.
     this.pool.on('workerCreate', () => {
-      if (this.closing) return;
+      if (this.workerStopping) return;
       this.workerStarts++;
       this.pool.run({ kind: 'start', buffer, config: opts.sender }).catch((err: unknown) => {
         // A dead thread is replaced by piscina, and 'workerCreate' starts the sender again.
         process.stderr.write(`falco-grpc-output: transmitter worker stopped: ${String(err)}\n`);
       });
+    });
+    this.pool.on('message', (report: SenderReport) => {
+      if (report?.kind === 'stream-error') this.lastError = report.error;
     });
     this.pool.on('error', (err: unknown) => {
       process.stderr.write(`falco-grpc-output: transmitter worker failed: ${String(err)}\n`);
@@ -154,6 +163,7 @@ class GrpcOutputImpl implements GrpcOutput {
 
   private async shutdown(timeoutMs: number): Promise<FlushResult> {
     const result = await this.flush(timeoutMs);
+    this.workerStopping = true;
     this.ring.requestClose();
     await this.pool.run({ kind: 'stop' }).catch(() => {});
     await this.pool.destroy();
@@ -193,6 +203,7 @@ class GrpcOutputImpl implements GrpcOutput {
       reconnects: counters.reconnects,
       workerRestarts: Math.max(0, this.workerStarts - 1),
       connection: this.ring.connectionState(),
+      lastError: this.lastError,
       bufferBytes: this.ring.capacity,
     };
   }

@@ -3,6 +3,7 @@
 // so nothing here may block: waits are Atomics.waitAsync, timers and stream events.
 
 import * as grpc from '@grpc/grpc-js';
+import { parentPort } from 'node:worker_threads';
 import { PublishAck } from '../gen/falco/transmit/v1/transmit.js';
 import type { RingConsumer } from '../ring/ring.js';
 import type { SenderConfig } from './options.js';
@@ -41,6 +42,13 @@ export function channelOptions(cfg: SenderConfig): grpc.ChannelOptions {
   return options;
 }
 
+/** What the worker tells the host besides the ring counters. */
+export interface SenderReport {
+  kind: 'stream-error';
+  /** gRPC status name and details, e.g. "UNAVAILABLE: No connection established". */
+  error: string;
+}
+
 interface StreamEnd {
   code: grpc.status;
   details: string;
@@ -59,8 +67,11 @@ export class Sender {
   /** Highest sequence number ever sent: anything at or below it that is sent again is a resend. */
   private highestSent: number;
   private backoffMs: number;
-  /** After a refusal, batches shrink to one alert so the refused alert can be isolated. */
-  private oneAtATime = false;
+  /**
+   * After a refusal, alerts up to this sequence number go one at a time, each waiting for
+   * its ack, so the one the receiver refuses is isolated.
+   */
+  private isolateThrough = 0;
   private readonly offsets: Int32Array;
   private readonly lengths: Int32Array;
 
@@ -153,6 +164,10 @@ export class Sender {
             if (this.cfg.lingerMs > 0 && this.ring.unreadBytes() < this.cfg.batchBytes / 2) await sleep(this.cfg.lingerMs);
             continue;
           }
+          if (this.isolating() && this.nextSeq - 1 > this.ackedSeq) {
+            await sleep(2); // stop-and-wait until the single alert in flight is acked
+            continue;
+          }
           const firstSeq = this.nextSeq;
           const request = this.nextBatch();
           lastBatchFirstSeq = firstSeq;
@@ -185,24 +200,27 @@ export class Sender {
     if (!ended()) call.cancel();
   }
 
+  private isolating(): boolean {
+    return this.ackedSeq < this.isolateThrough;
+  }
+
   private afterStream(end: StreamEnd): void {
     if (end.code === grpc.status.OK || end.code === grpc.status.CANCELLED) return;
-    if (!REFUSED.has(end.code)) {
-      this.oneAtATime = false;
-      return;
-    }
-    // The receiver refused a batch. Retry one alert at a time; an alert refused on its own
-    // can never be delivered, so it is given up and counted instead of blocking the rest.
-    if (this.oneAtATime && end.lastBatchSize === 1 && end.lastBatchFirstSeq === this.ackedSeq + 1) {
+    const report: SenderReport = { kind: 'stream-error', error: `${grpc.status[end.code]}: ${end.details}` };
+    parentPort?.postMessage(report);
+    if (!REFUSED.has(end.code)) return;
+    // The receiver refused a message. Resend what was in flight one alert at a time; an
+    // alert refused on its own can never be delivered, so it is given up and counted
+    // instead of blocking everything behind it.
+    if (this.isolating() && end.lastBatchSize === 1 && end.lastBatchFirstSeq === this.ackedSeq + 1) {
       process.stderr.write(
         `falco-grpc-output: receiver refused alert #${end.lastBatchFirstSeq} (${grpc.status[end.code]}: ${end.details}); dropped\n`,
       );
       this.ring.addGivenUp(1);
       this.onAck(this.ackedSeq + 1);
-      this.oneAtATime = false;
       return;
     }
-    this.oneAtATime = true;
+    this.isolateThrough = Math.max(this.isolateThrough, this.nextSeq - 1);
   }
 
   private onAck(through: number): void {
@@ -219,7 +237,7 @@ export class Sender {
 
   /** Reads up to one batch of records and encodes them as one PublishRequest. */
   private nextBatch(): Buffer {
-    const maxAlerts = this.oneAtATime ? 1 : this.cfg.batchAlerts;
+    const maxAlerts = this.isolating() ? 1 : this.cfg.batchAlerts;
     const data = this.ring.data;
     let count = 0;
     let alertsBytes = 0;

@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// falco-grpc-output command line: one subcommand per daily job.
+
+import { Command } from 'commander';
+import { receiveCommand } from './receive.js';
+import { floodCommand } from './flood.js';
+
+const program = new Command('falco-grpc-output')
+  .description("Falco's gRPC output, standalone: move security alerts over gRPC with mTLS")
+  .addCommand(receiveCommand())
+  .addCommand(floodCommand());
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`falco-grpc-output: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(2);
+});

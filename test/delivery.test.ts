@@ -1,0 +1,212 @@
+// End to end: the transmitter (real worker thread, real gRPC) into a receiver (in this
+// process, or the CLI as a child process), over loopback mTLS and over a unix socket.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createGrpcOutput, createReceiver, type GrpcOutput, type Receiver } from '../dist/src/index.js';
+import { clientTls, serverTls, tempDir, writePki } from './helpers/pki.js';
+import {
+  CollectingSink,
+  checkExactlyOnceInOrder,
+  emitRange,
+  numberedAlert,
+  startReceiverProcess,
+  waitFor,
+} from './helpers/harness.js';
+
+const N = 100_000;
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function track<T extends GrpcOutput | Receiver>(thing: T): T {
+  cleanups.push(() => thing.close());
+  return thing;
+}
+
+function statsInvariantHolds(output: GrpcOutput): boolean {
+  const s = output.stats();
+  return s.emitted === s.acked + s.pending + s.dropped;
+}
+
+describe('delivery', () => {
+  it('delivers 100,000 alerts over loopback mTLS exactly once, in order, field for field', async () => {
+    const sink = new CollectingSink();
+    const receiver = track(createReceiver({ listen: ['localhost:0'], tls: serverTls(), sink }));
+    const [addr] = await receiver.start();
+    const output = track(createGrpcOutput({ target: addr!, tls: clientTls() }));
+    await emitRange(output, 0, N);
+    const flushed = await output.flush(60_000);
+    expect(flushed).toEqual({ flushed: true, pending: 0 });
+    expect(checkExactlyOnceInOrder(sink.alerts, N)).toBeNull();
+    const s = output.stats();
+    expect(s).toMatchObject({ emitted: N, acked: N, pending: 0, dropped: 0, resent: 0, connection: 'ready' });
+    expect(receiver.stats()).toMatchObject({ accepted: N, duplicates: 0, gaps: 0, rejectedStreams: 0 });
+  });
+
+  it('delivers 100,000 alerts over a unix socket (no TLS) exactly once, in order', async () => {
+    const sink = new CollectingSink();
+    const sock = `unix://${join(tempDir(), 'r.sock')}`;
+    const receiver = track(createReceiver({ listen: [sock], sink }));
+    await receiver.start();
+    const output = track(createGrpcOutput({ target: sock }));
+    await emitRange(output, 0, N);
+    expect((await output.flush(60_000)).flushed).toBe(true);
+    expect(checkExactlyOnceInOrder(sink.alerts, N)).toBeNull();
+    expect(statsInvariantHolds(output)).toBe(true);
+  });
+
+  it('buffers alerts while the receiver is down at start and delivers them when it comes up', async () => {
+    const sock = `unix://${join(tempDir(), 'late.sock')}`;
+    const output = track(createGrpcOutput({ target: sock, reconnectInitialMs: 50, reconnectMaxMs: 200 }));
+    for (let i = 0; i < 5000; i++) expect(output.emit(numberedAlert(i))).toBe(true);
+    await waitFor('a failed connection attempt', () => output.stats().reconnects > 0);
+    expect(output.stats()).toMatchObject({ emitted: 5000, acked: 0, pending: 5000, dropped: 0 });
+    expect(output.stats().lastError).toMatch(/UNAVAILABLE/);
+
+    const sink = new CollectingSink();
+    const receiver = track(createReceiver({ listen: [sock], sink }));
+    await receiver.start();
+    expect((await output.flush(20_000)).flushed).toBe(true);
+    expect(checkExactlyOnceInOrder(sink.alerts, 5000)).toBeNull();
+  });
+
+  it('survives a worker crash mid-stream: the replacement resumes from the last ack, nothing lost or repeated', async () => {
+    const sink = new CollectingSink();
+    const sock = `unix://${join(tempDir(), 'crash.sock')}`;
+    const receiver = track(createReceiver({ listen: [sock], sink }));
+    await receiver.start();
+    const output = track(createGrpcOutput({ target: sock }));
+    const threads = (output as unknown as { workerThreads(): { terminate(): Promise<number> }[] }).workerThreads();
+    await emitRange(output, 0, 30_000);
+    await waitFor('some acks', () => output.stats().acked > 0);
+    await threads[0]!.terminate(); // the worker dies with alerts in flight
+    await emitRange(output, 30_000, 60_000);
+    expect((await output.flush(30_000)).flushed).toBe(true);
+    expect(output.stats().workerRestarts).toBeGreaterThanOrEqual(1);
+    expect(checkExactlyOnceInOrder(sink.alerts, 60_000)).toBeNull();
+  });
+
+  it('drops and counts when the ring is full behind a stalled receiver, and emit() never blocks', async () => {
+    const sink = new CollectingSink();
+    const sock = `unix://${join(tempDir(), 'stall.sock')}`;
+    const receiver = track(createReceiver({ listen: [sock], sink }));
+    await receiver.start();
+    const output = track(createGrpcOutput({ target: sock, bufferBytes: 256 * 1024 }));
+    await emitRange(output, 0, 100);
+    await output.flush(10_000);
+    sink.stall(); // the sink stops accepting, so no more acks arrive
+    let accepted = 0;
+    const t0 = performance.now();
+    for (let i = 100; i < 20_100; i++) if (output.emit(numberedAlert(i))) accepted++;
+    const blockedMs = performance.now() - t0;
+    const during = output.stats();
+    expect(during.drops.full).toBe(20_000 - accepted);
+    expect(during.drops.full).toBeGreaterThan(15_000); // 256 KiB holds ~1,000 of these alerts
+    expect(statsInvariantHolds(output)).toBe(true);
+    // 20,000 emit() calls against a full ring finish without waiting for anything: no I/O, no sleep.
+    expect(blockedMs).toBeLessThan(5_000);
+    sink.release();
+    expect((await output.flush(20_000)).flushed).toBe(true);
+    const end = output.stats();
+    expect(end.emitted).toBe(end.acked + end.dropped);
+    expect(end.acked).toBe(100 + accepted);
+    expect(sink.alerts.length).toBe(end.acked);
+  });
+
+  it('emit() after close() is a clear error, and close() is idempotent', async () => {
+    const sock = `unix://${join(tempDir(), 'close.sock')}`;
+    const receiver = track(createReceiver({ listen: [sock], sink: new CollectingSink() }));
+    await receiver.start();
+    const output = createGrpcOutput({ target: sock });
+    output.emit(numberedAlert(0));
+    const first = output.close();
+    expect(output.close()).toBe(first);
+    expect(await first).toEqual({ flushed: true, pending: 0 });
+    expect(() => output.emit(numberedAlert(1))).toThrow(/after close/);
+  });
+});
+
+/** Seq numbers in a receiver's Falco JSON output file, in file order. */
+function seqsInFile(file: string): number[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => Number((JSON.parse(line) as { output_fields: { seq: string } }).output_fields.seq));
+}
+
+describe('receiver restarts (the CLI as a child process)', () => {
+  for (const transport of ['mtls', 'unix'] as const) {
+    it(`SIGTERM then restart mid-stream (${transport}): exactly once, in order`, async () => {
+      const dir = tempDir();
+      const file = join(dir, 'alerts.jsonl');
+      const pkiDir = writePki();
+      const tlsArgs = ['--tls-cert', join(pkiDir, 'server.crt'), '--tls-key', join(pkiDir, 'server.key'), '--tls-ca', join(pkiDir, 'ca.crt')];
+      const withListen = (addr: string): string[] =>
+        transport === 'unix' ? ['--listen', addr, '--output-file', file] : ['--listen', addr, '--output-file', file, ...tlsArgs];
+      let receiver = await startReceiverProcess(withListen(transport === 'unix' ? `unix://${join(dir, 'r.sock')}` : 'localhost:0'));
+      // The restarted receiver listens where the first one did (its port, once resolved).
+      const listen = receiver.addresses[0]!;
+      const args = withListen(listen);
+      cleanups.push(async () => receiver.child.kill('SIGKILL'));
+      const output = track(
+        createGrpcOutput({
+          target: listen,
+          tls: transport === 'mtls' ? clientTls() : undefined,
+          reconnectInitialMs: 50,
+          reconnectMaxMs: 500,
+        }),
+      );
+      let restarted: Promise<void> | null = null;
+      await emitRange(output, 0, N, (i) => {
+        if (i === 40_000) {
+          restarted = (async () => {
+            receiver.child.kill('SIGTERM');
+            expect(await receiver.exited).toBe(0);
+            receiver = await startReceiverProcess(args);
+          })();
+        }
+      });
+      await restarted;
+      expect((await output.flush(60_000)).flushed).toBe(true);
+      const seqs = seqsInFile(file);
+      expect(seqs.length).toBe(N);
+      expect(seqs.every((s, i) => s === i)).toBe(true);
+      expect(output.stats().reconnects).toBeGreaterThanOrEqual(1);
+    });
+  }
+
+  it('SIGKILL then restart mid-stream: nothing lost, in order; only the batch in flight repeats, and it is counted as resent', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'alerts.jsonl');
+    const sock = `unix://${join(dir, 'k.sock')}`;
+    const args = ['--listen', sock, '--output-file', file];
+    let receiver = await startReceiverProcess(args);
+    cleanups.push(async () => receiver.child.kill('SIGKILL'));
+    const output = track(createGrpcOutput({ target: sock, reconnectInitialMs: 50, reconnectMaxMs: 500 }));
+    let restarted: Promise<void> | null = null;
+    await emitRange(output, 0, N, (i) => {
+      if (i === 40_000) {
+        restarted = (async () => {
+          receiver.child.kill('SIGKILL');
+          await receiver.exited;
+          receiver = await startReceiverProcess(args);
+        })();
+      }
+    });
+    await restarted;
+    expect((await output.flush(60_000)).flushed).toBe(true);
+    const seqs = seqsInFile(file);
+    // First occurrences, in file order, are exactly 0..N-1.
+    const seen = new Set<number>();
+    const firsts = seqs.filter((s) => !seen.has(s) && seen.add(s));
+    expect(firsts.length).toBe(N);
+    expect(firsts.every((s, i) => s === i)).toBe(true);
+    const repeated = seqs.length - N;
+    expect(repeated).toBeLessThanOrEqual(output.stats().resent);
+    expect(repeated).toBeLessThanOrEqual(4096); // at most one batch
+  });
+});

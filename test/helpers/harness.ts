@@ -1,0 +1,121 @@
+// Shared pieces of the end-to-end tests: alerts with a sequence field, a sink that keeps
+// what it gets, a receiver CLI child process, and polling.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { AlertInput, FalcoAlert, GrpcOutput, Sink } from '../../dist/src/index.js';
+
+export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+const BASE_NS = 1764219600000000970n;
+
+/** Alert number `i`: its seq in output_fields, nanosecond time and a 64-bit evt.time that differ per alert. */
+export function numberedAlert(i: number): AlertInput {
+  return {
+    time: BASE_NS + BigInt(i),
+    rule: 'Terminal shell in container',
+    priority: i % 2 === 0 ? 'Notice' : 'warning',
+    source: i % 3 === 0 ? 'k8s_audit' : 'syscall',
+    hostname: 'worker-node-1',
+    output: `shell spawned #${i} (user=root)`,
+    tags: ['container', 'shell'],
+    output_fields: { seq: i, 'evt.time': BASE_NS + BigInt(i), 'proc.name': 'bash', 'fd.name': null },
+  };
+}
+
+/** Checks one received alert against numberedAlert(i), field for field. */
+export function matchesNumbered(alert: FalcoAlert, i: number): boolean {
+  const t = BASE_NS + BigInt(i);
+  return (
+    alert.time !== undefined &&
+    alert.time.seconds === t / 1_000_000_000n &&
+    alert.time.nanos === Number(t % 1_000_000_000n) &&
+    alert.rule === 'Terminal shell in container' &&
+    alert.priority === (i % 2 === 0 ? 5 : 4) &&
+    alert.source === (i % 3 === 0 ? 'k8s_audit' : 'syscall') &&
+    alert.sourceDeprecated === (i % 3 === 0 ? 1 : 0) &&
+    alert.hostname === 'worker-node-1' &&
+    alert.output === `shell spawned #${i} (user=root)` &&
+    alert.tags.join() === 'container,shell' &&
+    alert.outputFields['seq'] === String(i) &&
+    alert.outputFields['evt.time'] === String(t) &&
+    alert.outputFields['proc.name'] === 'bash' &&
+    alert.outputFields['fd.name'] === '<NA>'
+  );
+}
+
+/** Keeps every alert; `stalled` holds acks back until released. */
+export class CollectingSink implements Sink {
+  readonly alerts: FalcoAlert[] = [];
+  private gate: Promise<void> | null = null;
+  private open: (() => void) | null = null;
+
+  async write(alerts: readonly FalcoAlert[]): Promise<void> {
+    if (this.gate) await this.gate;
+    this.alerts.push(...alerts);
+  }
+
+  stall(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.open?.();
+    this.gate = null;
+  }
+
+  seqs(): number[] {
+    return this.alerts.map((a) => Number(a.outputFields['seq']));
+  }
+}
+
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * Emits alerts from..to-1, yielding to the event loop whenever the ring is half full, so a
+ * receiver in this same process can keep up and nothing is dropped.
+ */
+export async function emitRange(output: GrpcOutput, from: number, to: number, onEach?: (i: number) => void): Promise<void> {
+  for (let i = from; i < to; i++) {
+    while (output.stats().pendingBytes > output.stats().bufferBytes / 2) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    if (!output.emit(numberedAlert(i))) throw new Error(`alert ${i} dropped: ${JSON.stringify(output.stats().drops)}`);
+    onEach?.(i);
+  }
+}
+
+/** Exactly 0..n-1, in order. Returns a description of the first problem, or null. */
+export function checkExactlyOnceInOrder(alerts: readonly FalcoAlert[], n: number): string | null {
+  if (alerts.length !== n) return `expected ${n} alerts, got ${alerts.length}`;
+  for (let i = 0; i < n; i++) {
+    if (!matchesNumbered(alerts[i]!, i)) return `alert at position ${i} is not alert #${i}: ${JSON.stringify(alerts[i], (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`;
+  }
+  return null;
+}
+
+export interface ReceiverProcess {
+  child: ChildProcess;
+  /** Addresses the receiver printed as listening (ports resolved). */
+  addresses: string[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `falco-grpc-output receive` and resolves once it says it is listening. */
+export async function startReceiverProcess(args: string[]): Promise<ReceiverProcess> {
+  const child = spawn(process.execPath, [CLI, 'receive', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  await waitFor(`receiver to listen (stderr: ${err})`, () => err.includes('listening on') || child.exitCode !== null, 20_000);
+  if (child.exitCode !== null) throw new Error(`receiver exited: ${err}`);
+  const addresses = [...err.matchAll(/listening on (\S+)/g)].map((m) => m[1]!);
+  return { child, addresses, stderr: () => err, exited };
+}
