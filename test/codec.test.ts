@@ -200,6 +200,8 @@ describe('AlertEncoder: time', () => {
     ['RFC 3339, epoch', '1970-01-01T00:00:00Z', 0n, 0],
     ['RFC 3339, before the epoch', '1969-12-31T23:59:59.999999999Z', -1n, 999_999_999],
     ['RFC 3339, year 0050', '0050-01-01T00:00:00Z', -60589296000n, 0],
+    ['RFC 3339, 29 February 2000', '2000-02-29T12:00:00Z', 951825600n, 0],
+    ['RFC 3339, 31 December', '2025-12-31T23:59:59Z', 1767225599n, 0],
     ['bigint nanoseconds', 1764219600000000970n, 1764219600n, 970],
     ['bigint nanoseconds, whole second', 1764219600000000000n, 1764219600n, 0],
     ['bigint zero', 0n, 0n, 0],
@@ -334,12 +336,17 @@ describe('AlertEncoder: invalid alerts throw a TypeError naming the field', () =
     ['priority null', { ...BASE, priority: null }, 'priority must be a Falco priority name or a number 0-7, got null'],
     ['time "yesterday"', { ...BASE, time: 'yesterday' }, 'time "yesterday" is not RFC 3339'],
     ['time without zone', { ...BASE, time: '2025-11-27T05:00:00' }, 'time "2025-11-27T05:00:00" is not RFC 3339'],
-    ['time with 10 digits', { ...BASE, time: '2025-11-27T05:00:00.0000000001Z' }, 'is not RFC 3339'],
+    ['time with 10 digits', { ...BASE, time: '2025-11-27T05:00:00.0000000001Z' }, 'time "2025-11-27T05:00:00.0000000001Z" is not RFC 3339'],
     ['time 30 February', { ...BASE, time: '2025-02-30T00:00:00Z' }, 'time "2025-02-30T00:00:00Z" is not RFC 3339'],
     ['time 29 February 2025', { ...BASE, time: '2025-02-29T00:00:00Z' }, 'time "2025-02-29T00:00:00Z" is not RFC 3339'],
     ['time month 13', { ...BASE, time: '2025-13-01T00:00:00Z' }, 'time "2025-13-01T00:00:00Z" is not RFC 3339'],
     ['time hour 24', { ...BASE, time: '2025-11-27T24:00:00Z' }, 'time "2025-11-27T24:00:00Z" is not RFC 3339'],
-    ['time offset +24:00', { ...BASE, time: '2025-11-27T05:00:00+24:00' }, 'is not RFC 3339'],
+    ['time offset +24:00', { ...BASE, time: '2025-11-27T05:00:00+24:00' }, 'time "2025-11-27T05:00:00+24:00" is not RFC 3339'],
+    ['time day 00', { ...BASE, time: '2025-11-00T00:00:00Z' }, 'time "2025-11-00T00:00:00Z" is not RFC 3339'],
+    ['time month 00', { ...BASE, time: '2025-00-10T00:00:00Z' }, 'time "2025-00-10T00:00:00Z" is not RFC 3339'],
+    ['time 31 April', { ...BASE, time: '2025-04-31T00:00:00Z' }, 'time "2025-04-31T00:00:00Z" is not RFC 3339'],
+    ['time 29 February 1900', { ...BASE, time: '1900-02-29T00:00:00Z' }, 'time "1900-02-29T00:00:00Z" is not RFC 3339'],
+    ['time minute 60', { ...BASE, time: '2025-11-27T05:60:00Z' }, 'time "2025-11-27T05:60:00Z" is not RFC 3339'],
     ['time an invalid Date', { ...BASE, time: new Date(NaN) }, 'time must be a valid Date'],
     ['time without nanos', { ...BASE, time: { seconds: 1 } }, 'time must be a Date, an RFC 3339 string'],
     ['time a number', { ...BASE, time: 1764219600000 }, 'time must be a Date, an RFC 3339 string'],
@@ -466,7 +473,7 @@ const BIGINT_MARK = '\u0000bigint:';
 function parseExact(line: string): Record<string, any> {
   // Strings are matched whole, so digits inside them are left alone.
   const marked = line.replace(/"(?:[^"\\]|\\.)*"|-?\d{16,}(?![.eE\d])/g, (token) =>
-    token.startsWith('"') ? token : `"${BIGINT_MARK}${token}"`,
+    token.startsWith('"') ? token : `"\\u0000bigint:${token}"`, // parses to BIGINT_MARK + digits
   );
   return JSON.parse(marked, (_key, value) =>
     typeof value === 'string' && value.startsWith(BIGINT_MARK) ? BigInt(value.slice(BIGINT_MARK.length)) : value,

@@ -2,12 +2,13 @@
 
 import { Command } from 'commander';
 import { createReceiver } from '../receiver/receiver.js';
-import { JsonLinesSink } from '../receiver/sinks.js';
+import { DiscardSink, JsonLinesSink } from '../receiver/sinks.js';
 import { addTlsFlags, tlsFromFlags, type TlsFlags } from './tls-flags.js';
 
 interface ReceiveFlags extends TlsFlags {
   listen: string[];
   outputFile?: string;
+  discard?: boolean;
   maxMessageBytes: string;
 }
 
@@ -20,6 +21,7 @@ export function receiveCommand(): Command {
       (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
     )
     .option('--output-file <file>', 'append alerts to this file instead of stdout')
+    .option('--discard', 'acknowledge and count alerts without writing them (load tests)')
     .option('--max-message-bytes <n>', 'largest PublishRequest accepted', String(16 * 1024 * 1024));
   addTlsFlags(cmd, 'server');
   return cmd.action(async (flags: ReceiveFlags) => {
@@ -28,7 +30,9 @@ export function receiveCommand(): Command {
       listen,
       tls: tlsFromFlags(flags) ?? undefined,
       insecure: flags.insecure,
-      sink: new JsonLinesSink(flags.outputFile ? { file: flags.outputFile } : { stream: process.stdout }),
+      sink: flags.discard
+        ? new DiscardSink()
+        : new JsonLinesSink(flags.outputFile ? { file: flags.outputFile } : { stream: process.stdout }),
       maxMessageBytes: Number(flags.maxMessageBytes),
     });
     const bound = await receiver.start();

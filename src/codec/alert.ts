@@ -75,6 +75,21 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,
 const NANOS_PER_SECOND = 1_000_000_000n;
 const DEFAULT_HOSTNAME = osHostname();
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Whether an RFC3339 match names a real date and time: Date.UTC would roll 2025-02-30 over to March 2. */
+function inRange(m: RegExpExecArray): boolean {
+  const year = +m[1]!;
+  const month = +m[2]!;
+  const day = +m[3]!;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+  return (
+    days !== undefined && day >= 1 && day <= days && +m[4]! <= 23 && +m[5]! <= 59 && +m[6]! <= 60 &&
+    (m[9] === undefined || (+m[10]! <= 23 && +m[11]! <= 59))
+  );
+}
+
 /** Thrown by the encoder when an alert does not fit its byte limit. */
 export class AlertTooLargeError extends Error {}
 
@@ -212,18 +227,11 @@ export class AlertEncoder {
 
   private parseRfc3339(text: string): void {
     const m = RFC3339.exec(text);
-    // Date.UTC would roll 2025-02-30 over to March and read years 0-99 as 1900-1999.
-    const date = m === null ? null : new Date(0);
-    date?.setUTCFullYear(+m![1]!, +m![2]! - 1, +m![3]!);
-    if (
-      m === null ||
-      date!.getUTCMonth() !== +m[2]! - 1 ||
-      +m[4]! > 23 || +m[5]! > 59 || +m[6]! > 60 ||
-      (m[9] !== undefined && (+m[10]! > 23 || +m[11]! > 59))
-    ) {
+    if (m === null || !inRange(m)) {
       throw new TypeError(`invalid alert: time "${text}" is not RFC 3339 (e.g. 2025-11-27T05:00:00.000000970Z)`);
     }
-    const ms = date!.getTime() + ((+m[4]! * 60 + +m[5]!) * 60 + +m[6]!) * 1000;
+    // Date.UTC reads years 0-99 as 1900-1999; 400 Gregorian years are exactly 146097 days.
+    const ms = Date.UTC(+m[1]! + 400, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) - 146_097 * 86_400_000;
     let seconds = ms / 1000;
     if (m[9] !== undefined) {
       const offset = (+m[10]! * 60 + +m[11]!) * 60;

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGrpcOutput, type OutputStats } from '../transmitter/grpc-output.js';
 import type { GrpcOutputOptions } from '../transmitter/options.js';
-import { createReceiver, type Receiver } from '../receiver/receiver.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { referenceAlert } from '../synthetic/alerts.js';
 
 export interface FloodOptions {
@@ -48,24 +49,36 @@ function percentiles(h: RecordableHistogram | ReturnType<typeof monitorEventLoop
   return { p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: h.count === 0 ? 0 : h.max / scale };
 }
 
-/** Counts alerts; the embedded receiver keeps nothing, so a long flood stays flat in memory. */
-class CountingSink {
-  count = 0;
-  write(alerts: readonly unknown[]): void {
-    this.count += alerts.length;
-  }
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+/**
+ * The embedded receiver: `receive --discard` in a child process on a unix socket, so its
+ * CPU is not the flooding thread's, as in a real deployment.
+ */
+async function startEmbeddedReceiver(socketPath: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [CLI, 'receive', '--listen', `unix://${socketPath}`, '--discard'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let said = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      said += d.toString();
+      if (said.includes('listening on')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`embedded receiver exited with ${code}: ${said}`)));
+  });
+  return child;
 }
 
 export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
-  let receiver: Receiver | null = null;
+  let receiver: ChildProcess | null = null;
   let socketDir: string | null = null;
   let outputOptions = opts.output ?? {};
   if (opts.embedded || !outputOptions.target) {
     socketDir = mkdtempSync(join(tmpdir(), 'falco-grpc-output-'));
-    const listen = `unix://${join(socketDir, 'receiver.sock')}`;
-    receiver = createReceiver({ listen: [listen], sink: new CountingSink() });
-    await receiver.start();
-    outputOptions = { ...outputOptions, target: listen, tls: undefined, insecure: false };
+    const socketPath = join(socketDir, 'receiver.sock');
+    receiver = await startEmbeddedReceiver(socketPath);
+    outputOptions = { ...outputOptions, target: `unix://${socketPath}`, tls: undefined, insecure: false };
   }
   const output = createGrpcOutput(outputOptions as GrpcOutputOptions);
   const emitNs = createHistogram();
@@ -101,7 +114,11 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
   loopDelay.disable();
   const stats = output.stats();
   await output.close(1000);
-  await receiver?.close();
+  if (receiver) {
+    const exited = new Promise((resolve) => receiver!.once('exit', resolve));
+    receiver.kill('SIGTERM');
+    await exited;
+  }
   if (socketDir) rmSync(socketDir, { recursive: true, force: true });
   return {
     emitted: stats.emitted,

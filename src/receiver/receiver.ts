@@ -5,7 +5,7 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { HealthImplementation } from 'grpc-health-check';
+import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { fileURLToPath } from 'node:url';
 import { PublishAck, PublishRequest } from '../gen/falco/transmit/v1/transmit.js';
@@ -108,7 +108,7 @@ class ReceiverImpl implements Receiver {
       { Publish: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.publish(call) },
     );
     this.health.addToServer(this.server);
-    const definition = protoLoader.loadSync(PROTO_FILES, { includeDirs: [PROTO_DIR], keepCase: true });
+    const definition = protoLoader.loadSync([...PROTO_FILES, HEALTH_PROTO], { includeDirs: [PROTO_DIR], keepCase: true });
     new ReflectionService(definition).addToServer(this.server);
   }
 

@@ -41,3 +41,11 @@ export class JsonLinesSink implements Sink {
     return new Promise((resolve, reject) => (this.stream as WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())));
   }
 }
+
+/** Accepts and forgets: for load tests, where only the count matters. */
+export class DiscardSink implements Sink {
+  count = 0;
+  write(alerts: readonly response[]): void {
+    this.count += alerts.length;
+  }
+}
