@@ -8,7 +8,7 @@ export { PRIORITY_NAMES } from './codec/alert.js';
 export { toFalcoJsonLine } from './codec/falco-json.js';
 export { createReceiver } from './receiver/receiver.js';
 export type { Receiver, ReceiverOptions, ReceiverStats } from './receiver/receiver.js';
-export { JsonLinesSink } from './receiver/sinks.js';
+export { JsonLinesSink, DiscardSink, decodeAlert } from './receiver/sinks.js';
 export type { Sink } from './receiver/sinks.js';
 export type { response as FalcoAlert } from './gen/falco/outputs/outputs.js';
 export type { TlsOptions } from './tls/pem.js';

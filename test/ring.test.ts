@@ -641,8 +641,10 @@ describe('randomized producer/consumer across threads', () => {
     const scratch = new Uint8Array(2001); // larger than most records, like the encoder's scratch
     const yieldToLoop = () => new Promise((r) => setImmediate(r));
     let fullCount = 0;
+    let i = 0;
+    const iv = setInterval(() => console.error('P', i, fullCount, producer.usedBytes(), producer.ackedSeq()), 1000);
     let bytes = 0;
-    for (let i = 0; i < N; i++) {
+    for (i = 0; i < N; i++) {
       const len = gen.fillRecord(i, scratch);
       bytes += len;
       while (!producer.tryWrite(scratch, len)) {
@@ -655,7 +657,9 @@ describe('randomized producer/consumer across threads', () => {
       if (rand() % 512 === 0) await yieldToLoop(); // interleave at random points
     }
 
+    console.error('produced');
     const r = await result;
+    clearInterval(iv);
     expect(r.mismatch).toBeNull();
     expect(r.seen).toBe(N);
     expect(r.released).toBe(N);

@@ -1,7 +1,5 @@
 // Per-producer ordering and dedupe: the receiver side of the push contract's sequence numbers.
 
-import type { response } from '../gen/falco/outputs/outputs.js';
-
 /** What the receiver remembers of one producer. */
 interface ProducerState {
   /** Highest sequence number handled (its alert accepted by the sink, or skipped as a duplicate). */
@@ -11,9 +9,9 @@ interface ProducerState {
   lastSeen: number;
 }
 
-export interface RunOutcome {
+export interface RunOutcome<T> {
   /** Alerts not seen before, in order, to hand to the sink. */
-  fresh: readonly response[];
+  fresh: readonly T[];
   /** Alerts skipped as already handled. */
   duplicates: number;
   /** Sequence numbers missing between what was handled and this run (lost upstream). */
@@ -55,7 +53,7 @@ export class ProducerTable {
  * Splits a run [firstSeq, firstSeq + alerts.length) against what was handled.
  * A producer first seen mid-sequence (the receiver restarted) starts where its run starts.
  */
-export function splitRun(state: { handledThrough: number }, firstSeq: number, alerts: readonly response[]): RunOutcome {
+export function splitRun<T>(state: { handledThrough: number }, firstSeq: number, alerts: readonly T[]): RunOutcome<T> {
   if (state.handledThrough < 0) state.handledThrough = firstSeq - 1;
   let gap = 0;
   if (firstSeq > state.handledThrough + 1) {

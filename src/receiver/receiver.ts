@@ -8,7 +8,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
 import { fileURLToPath } from 'node:url';
-import { PublishAck, PublishRequest } from '../gen/falco/transmit/v1/transmit.js';
+import { PublishAck } from '../gen/falco/transmit/v1/transmit.js';
+import { readPublishRequest, type PublishEnvelope } from '../codec/publish-request.js';
 import { loadTls, type TlsOptions } from '../tls/pem.js';
 import { JsonLinesSink, type Sink } from './sinks.js';
 import { ProducerTable, splitRun } from './producers.js';
@@ -178,11 +179,9 @@ class ReceiverImpl implements Receiver {
 
     call.on('data', (bytes: Buffer) => {
       if (stream.ended || this.stopping) return;
-      let request: PublishRequest;
+      let request: PublishEnvelope;
       try {
-        request = PublishRequest.decode(bytes);
-        if (request.producerId === '') throw new Error('producer_id is empty');
-        if (request.firstSeq < 1n && request.alerts.length > 0) throw new Error('first_seq must be >= 1');
+        request = readPublishRequest(bytes);
       } catch (err) {
         this.counts.rejectedStreams++;
         const details = `malformed PublishRequest (${bytes.length} bytes): ${(err as Error).message}`;
@@ -215,8 +214,8 @@ class ReceiverImpl implements Receiver {
     call.on('cancelled', () => end());
   }
 
-  private async deliver(state: { handledThrough: number }, request: PublishRequest): Promise<number> {
-    const firstSeq = Number(request.firstSeq);
+  private async deliver(state: { handledThrough: number }, request: PublishEnvelope): Promise<number> {
+    const { firstSeq } = request;
     const run = splitRun(state, firstSeq, request.alerts);
     if (run.gap > 0) {
       this.counts.gaps += run.gap;

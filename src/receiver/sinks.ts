@@ -3,12 +3,21 @@
 
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import type { response } from '../gen/falco/outputs/outputs.js';
+import { response } from '../gen/falco/outputs/outputs.js';
 import { toFalcoJsonLine } from '../codec/falco-json.js';
 
+/** Decodes one alert's bytes (falco.outputs.response) into its fields. */
+export function decodeAlert(bytes: Uint8Array): response {
+  return response.decode(bytes);
+}
+
 export interface Sink {
-  /** Accept a run of alerts from one producer, in order. Rejecting withholds the ack. */
-  write(alerts: readonly response[], producerId: string): void | Promise<void>;
+  /**
+   * Accept a run of alerts from one producer, in order, each as its encoded
+   * falco.outputs.response bytes (decodeAlert() gives the fields). Rejecting withholds the ack.
+   * Each buffer is a view into its request's bytes: keeping one keeps the whole request in memory.
+   */
+  write(alerts: readonly Buffer[], producerId: string): void | Promise<void>;
   /** Flush and release; called once when the receiver stops. */
   close?(): Promise<void>;
 }
@@ -28,9 +37,9 @@ export class JsonLinesSink implements Sink {
     }
   }
 
-  write(alerts: readonly response[]): Promise<void> {
+  write(alerts: readonly Buffer[]): Promise<void> {
     let text = '';
-    for (const alert of alerts) text += toFalcoJsonLine(alert) + '\n';
+    for (const alert of alerts) text += toFalcoJsonLine(decodeAlert(alert)) + '\n';
     return new Promise((resolve, reject) => {
       this.stream.write(text, (err) => (err ? reject(err) : resolve()));
     });
@@ -45,7 +54,7 @@ export class JsonLinesSink implements Sink {
 /** Accepts and forgets: for load tests, where only the count matters. */
 export class DiscardSink implements Sink {
   count = 0;
-  write(alerts: readonly response[]): void {
+  write(alerts: readonly Buffer[]): void {
     this.count += alerts.length;
   }
 }

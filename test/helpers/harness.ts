@@ -3,7 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { AlertInput, FalcoAlert, GrpcOutput, Sink } from '../../dist/src/index.js';
+import { decodeAlert, type AlertInput, type FalcoAlert, type GrpcOutput, type Sink } from '../../dist/src/index.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const BASE_NS = 1764219600000000970n;
@@ -49,9 +49,10 @@ export class CollectingSink implements Sink {
   private gate: Promise<void> | null = null;
   private open: (() => void) | null = null;
 
-  async write(alerts: readonly FalcoAlert[]): Promise<void> {
+  async write(alerts: readonly Buffer[]): Promise<void> {
+    const decoded = alerts.map(decodeAlert);
     if (this.gate) await this.gate;
-    this.alerts.push(...alerts);
+    this.alerts.push(...decoded);
   }
 
   stall(): void {

@@ -1,0 +1,127 @@
+// Reads a PublishRequest without decoding its alerts: the receiver needs the producer, the
+// sequence numbers and each alert's bytes. Alerts stay bytes until a sink wants fields, so a
+// relay or a discarding load-test receiver never pays for decoding.
+
+export interface PublishEnvelope {
+  producerId: string;
+  firstSeq: number;
+  /** Each alert's encoded falco.outputs.response, as a view into the request's bytes. */
+  alerts: Buffer[];
+}
+
+/** Thrown for bytes that are not a well-formed PublishRequest; the message says what and where. */
+export class MalformedMessageError extends Error {}
+
+class Reader {
+  pos = 0;
+  constructor(
+    readonly buf: Buffer,
+    readonly end: number,
+  ) {}
+
+  varint(what: string): number {
+    let result = 0;
+    let shift = 1;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new MalformedMessageError(`truncated varint (${what}) at byte ${this.pos}`);
+      const b = this.buf[this.pos++]!;
+      result += (b & 0x7f) * shift;
+      if (b < 0x80) return result; // beyond 2^53 loses precision; no field here needs that
+      shift *= 128;
+    }
+    throw new MalformedMessageError(`varint longer than 10 bytes (${what}) at byte ${this.pos}`);
+  }
+
+  /** Start and end of a length-delimited field's payload. */
+  bytes(what: string): [number, number] {
+    const len = this.varint(`${what} length`);
+    const start = this.pos;
+    if (len > this.end - start) {
+      throw new MalformedMessageError(`${what} at byte ${start} claims ${len} bytes, only ${this.end - start} remain`);
+    }
+    this.pos = start + len;
+    return [start, start + len];
+  }
+
+  /** Skips a field of an unknown number, by its wire type. */
+  skip(wireType: number, tagAt: number): void {
+    switch (wireType) {
+      case 0:
+        this.varint('field');
+        return;
+      case 1:
+        this.advance(8, tagAt);
+        return;
+      case 2:
+        this.bytes('field');
+        return;
+      case 5:
+        this.advance(4, tagAt);
+        return;
+      default:
+        throw new MalformedMessageError(`wire type ${wireType} of the field at byte ${tagAt} is not valid`);
+    }
+  }
+
+  private advance(n: number, tagAt: number): void {
+    if (this.pos + n > this.end) throw new MalformedMessageError(`truncated fixed-width field at byte ${tagAt}`);
+    this.pos += n;
+  }
+}
+
+/** Wire types of falco.outputs.response's fields 1-9 (time, priority, ... source). */
+const RESPONSE_WIRE_TYPES = [-1, 2, 0, 0, 2, 2, 2, 2, 2, 2];
+
+/** Checks an alert's top-level structure: known fields have the right wire type, lengths fit. */
+function checkAlert(buf: Buffer, start: number, end: number, index: number): void {
+  const r = new Reader(buf, end);
+  r.pos = start;
+  while (r.pos < end) {
+    const tagAt = r.pos;
+    const tag = r.varint('tag');
+    const field = Math.floor(tag / 8);
+    const wireType = tag & 7;
+    if (field === 0) throw new MalformedMessageError(`alerts[${index}]: field number 0 at byte ${tagAt}`);
+    const expected = RESPONSE_WIRE_TYPES[field];
+    if (expected !== undefined && wireType !== expected) {
+      throw new MalformedMessageError(`alerts[${index}]: field ${field} has wire type ${wireType}, expected ${expected}`);
+    }
+    r.skip(wireType, tagAt);
+  }
+}
+
+export function readPublishRequest(buf: Buffer): PublishEnvelope {
+  const r = new Reader(buf, buf.length);
+  let producerId = '';
+  let firstSeq = 0;
+  const alerts: Buffer[] = [];
+  while (r.pos < buf.length) {
+    const tagAt = r.pos;
+    const tag = r.varint('tag');
+    switch (tag) {
+      case 0x0a: {
+        const [s, e] = r.bytes('producer_id');
+        producerId = buf.toString('utf8', s, e);
+        break;
+      }
+      case 0x10:
+        firstSeq = r.varint('first_seq');
+        break;
+      case 0x1a: {
+        const [s, e] = r.bytes(`alerts[${alerts.length}]`);
+        checkAlert(buf, s, e, alerts.length);
+        alerts.push(buf.subarray(s, e));
+        break;
+      }
+      default: {
+        const field = Math.floor(tag / 8);
+        if (field === 0) throw new MalformedMessageError(`field number 0 at byte ${tagAt}`);
+        if (field <= 3) throw new MalformedMessageError(`field ${field} has wire type ${tag & 7} at byte ${tagAt}`);
+        r.skip(tag & 7, tagAt); // a field from a newer contract: ignored
+      }
+    }
+  }
+  if (producerId === '') throw new MalformedMessageError('producer_id is empty');
+  if (alerts.length > 0 && firstSeq < 1) throw new MalformedMessageError('first_seq must be >= 1');
+  return { producerId, firstSeq, alerts };
+}
