@@ -3,12 +3,14 @@
 
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { AlertEncoder, AlertTooLargeError, PRIORITY_NAMES } from '../dist/src/codec/alert.js';
 import { formatTime, toFalcoJsonLine } from '../dist/src/codec/falco-json.js';
 import { response } from '../dist/src/gen/falco/outputs/outputs.js';
 
-const DATA = '/work/shared/data/falco-alerts.jsonl';
+// A copy of ../shared/data/falco-alerts.jsonl, kept in the repo so a clone tests on its own.
+const DATA = fileURLToPath(new URL('./fixtures/falco-alerts.jsonl', import.meta.url));
 
 /** Encodes with a fresh 1 MiB encoder (or the one given) and decodes with ts-proto. */
 function roundTrip(alert: unknown, encoder = new AlertEncoder(1 << 20)): response {

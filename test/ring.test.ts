@@ -635,7 +635,9 @@ describe('randomized producer/consumer across threads', () => {
     const { worker, exited } = startWorker(CONSUMER_JS, { buffer, n: N, seed: seed ^ 0x5555 });
     let failed: unknown = null;
     exited.catch((err) => (failed = err));
+    let early: Record<string, any> | null = null; // the worker stops at the first mismatch
     const result = new Promise<Record<string, any>>((resolve) => worker.once('message', resolve));
+    void result.then((r) => (early = r));
 
     const rand = rng(seed);
     const scratch = new Uint8Array(2001); // larger than most records, like the encoder's scratch
@@ -650,6 +652,7 @@ describe('randomized producer/consumer across threads', () => {
       while (!producer.tryWrite(scratch, len)) {
         fullCount++;
         if (failed) throw failed;
+        if (early) expect(early).toMatchObject({ mismatch: null, seen: N });
         // Mix both ways a producer waits for room: yielding, and blocking in waitForRoom.
         if (rand() & 1) producer.waitForRoom(len, 1000);
         else await yieldToLoop();
