@@ -534,6 +534,22 @@ describe('waitForData (consumer, async)', () => {
     expect(new Int32Array(buffer, 0, 4)[2]).toBe(0);
   });
 
+  it('keeps a thread alive while it waits (Atomics.waitAsync alone does not)', async () => {
+    const { buffer } = makeRing(1024);
+    // Nothing else is pending in this worker: before the fix it exited silently mid-wait.
+    const { worker, exited } = startWorker(
+      `const t0 = performance.now();
+       await new ring.RingConsumer(workerData.buffer).waitForData(100);
+       parentPort.postMessage(performance.now() - t0);`,
+      { buffer },
+    );
+    const messages: number[] = [];
+    worker.on('message', (m: number) => messages.push(m));
+    expect(await exited).toBe(0);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toBeGreaterThanOrEqual(90);
+  });
+
   it('resolves at once when closing was requested', async () => {
     const { producer, consumer } = makeRing(1024);
     producer.requestClose();
@@ -633,26 +649,26 @@ describe('randomized producer/consumer across threads', () => {
     const seed = 0x1badb002;
     const { buffer, producer } = makeRing(65536);
     const { worker, exited } = startWorker(CONSUMER_JS, { buffer, n: N, seed: seed ^ 0x5555 });
-    let failed: unknown = null;
-    exited.catch((err) => (failed = err));
-    let early: Record<string, any> | null = null; // the worker stops at the first mismatch
+    // The worker stops at the first mismatch (or dies): the producer must not wait on it forever.
+    let stopped: unknown = null;
+    exited.then(
+      () => (stopped ??= new Error('consumer worker exited before reporting')),
+      (err) => (stopped = err),
+    );
     const result = new Promise<Record<string, any>>((resolve) => worker.once('message', resolve));
-    void result.then((r) => (early = r));
+    void result.then((r) => (stopped = new Error(`consumer stopped early: ${JSON.stringify(r)}`)));
 
     const rand = rng(seed);
     const scratch = new Uint8Array(2001); // larger than most records, like the encoder's scratch
     const yieldToLoop = () => new Promise((r) => setImmediate(r));
     let fullCount = 0;
-    let i = 0;
-    const iv = setInterval(() => console.error('P', i, fullCount, producer.usedBytes(), producer.ackedSeq()), 1000);
     let bytes = 0;
-    for (i = 0; i < N; i++) {
+    for (let i = 0; i < N; i++) {
       const len = gen.fillRecord(i, scratch);
       bytes += len;
       while (!producer.tryWrite(scratch, len)) {
         fullCount++;
-        if (failed) throw failed;
-        if (early) expect(early).toMatchObject({ mismatch: null, seen: N });
+        if (stopped) throw stopped;
         // Mix both ways a producer waits for room: yielding, and blocking in waitForRoom.
         if (rand() & 1) producer.waitForRoom(len, 1000);
         else await yieldToLoop();
@@ -660,9 +676,7 @@ describe('randomized producer/consumer across threads', () => {
       if (rand() % 512 === 0) await yieldToLoop(); // interleave at random points
     }
 
-    console.error('produced');
     const r = await result;
-    clearInterval(iv);
     expect(r.mismatch).toBeNull();
     expect(r.seen).toBe(N);
     expect(r.released).toBe(N);

@@ -234,9 +234,18 @@ export class RingConsumer extends RingView {
     Atomics.store(this.ctl, CONSUMER_SLEEPING, 1);
     try {
       // Re-check after announcing sleep: a write in between would not have notified.
-      if (Atomics.load(this.ctl, WRITTEN) !== this.readPos) return;
+      if (Atomics.load(this.ctl, WRITTEN) !== this.readPos || this.closing()) return;
       const result = Atomics.waitAsync(this.ctl, WRITTEN, written, timeoutMs);
-      if (result.async) await result.value;
+      if (result.async) {
+        // waitAsync does not keep Node's event loop alive: a thread with nothing else pending
+        // would exit silently here instead of resolving. A ref'd timer holds it open.
+        const keepAlive = setInterval(() => {}, 2 ** 30);
+        try {
+          await result.value;
+        } finally {
+          clearInterval(keepAlive);
+        }
+      }
     } finally {
       Atomics.store(this.ctl, CONSUMER_SLEEPING, 0);
     }
