@@ -1,136 +1,251 @@
-// A synthetic alert flood through the transmitter, with emit() latency measured per call.
+// A synthetic alert flood: paced open-loop emits through a FloodTarget (by default this
+// project's transmitter), timing every emit() call, sampling throughput, buffer fill, drops
+// and memory, and measuring delivery latency from emit to acknowledgement.
 
-import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createGrpcOutput, type OutputStats } from '../transmitter/grpc-output.js';
+import { createHistogram, monitorEventLoopDelay, type RecordableHistogram, type IntervalHistogram } from 'node:perf_hooks';
+import { createGrpcOutput } from '../transmitter/grpc-output.js';
 import type { GrpcOutputOptions } from '../transmitter/options.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { AlertInput } from '../codec/alert.js';
 import { referenceAlert } from '../synthetic/alerts.js';
+import { fromPool, realisticPool } from '../synthetic/mix.js';
+import { EmbeddedReceiver, type ReceiverFault } from './embedded-receiver.js';
+import { mainThreadCpuMicros } from './main-thread-cpu.js';
+import type { FloodConnection, FloodProgress, FloodTarget, FloodTargetFactory } from './target.js';
+import type { FloodReport, FloodSeries, Percentiles } from './report-types.js';
 
 export interface FloodOptions {
-  /** Transmitter options; omit `target` (or pass embedded) to flood an in-process receiver on a temp unix socket. */
-  output?: Partial<GrpcOutputOptions>;
-  embedded?: boolean;
   /** Alerts per second, or 'max'. */
   rate: number | 'max';
+  /** Emit for this long (default 5 s unless `count` is given). */
   durationSec?: number;
   count?: number;
+  /** 'fixed': the 630-byte reference alert; 'realistic': the default-rule mix. */
+  mix?: 'fixed' | 'realistic';
+  /** Flood this receiver; without it, an embedded one is started. */
+  connection?: FloodConnection;
+  /** The embedded receiver's transport. Default 'unix'. */
+  embeddedTransport?: 'unix' | 'mtls';
+  /** Embedded receiver fault mode. */
+  fault?: ReceiverFault;
+  /** What to drive; default this project's transmitter with `outputOptions`. */
+  targetFactory?: FloodTargetFactory;
+  outputOptions?: Partial<GrpcOutputOptions>;
   /** How long to wait for the final acks. Default 30 s. */
   flushTimeoutMs?: number;
+  sampleMs?: number;
+  peer?: string;
+  scenario?: string;
+  /** Called once per sample with live numbers (for a progress line). */
+  onSample?: (sample: LiveSample) => void;
 }
 
-export interface Percentiles {
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
-
-export interface FloodReport {
-  emitted: number;
-  acked: number;
+export interface LiveSample {
+  tSec: number;
+  ratePerSec: number;
+  acked: number | null;
   dropped: number;
-  drops: OutputStats['drops'];
-  durationSec: number;
-  throughputPerSec: number;
-  emitUs: Percentiles;
-  eventLoopDelayMs: Omit<Percentiles, 'p90' | 'p999'>;
-  resent: number;
-  reconnects: number;
-  flushed: boolean;
+  ringFill: number;
+  emitP99Us: number;
 }
 
-function percentiles(h: RecordableHistogram | ReturnType<typeof monitorEventLoopDelay>, scale: number): Percentiles {
-  const at = (p: number): number => (h.count === 0 ? 0 : h.percentile(p) / scale);
-  return { p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: h.count === 0 ? 0 : h.max / scale };
+/** The default target: this project's transmitter. */
+export function grpcOutputTarget(options: Partial<GrpcOutputOptions> = {}): FloodTargetFactory {
+  return (connection) => {
+    const output = createGrpcOutput({ ...options, ...connection } as GrpcOutputOptions);
+    return {
+      emit: (alert) => output.emit(alert),
+      progress: (): FloodProgress => {
+        const s = output.stats();
+        return {
+          acked: s.acked,
+          ackedSeq: s.acked + s.drops.rejected,
+          dropped: s.dropped,
+          drops: s.drops,
+          pendingBytes: s.pendingBytes,
+          capacityBytes: s.bufferBytes,
+          resent: s.resent,
+          reconnects: s.reconnects,
+        };
+      },
+      flush: async (timeoutMs) => (await output.flush(timeoutMs)).flushed,
+      close: async () => {
+        await output.close(1000);
+      },
+    };
+  };
 }
 
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+const SEQ_SAMPLE_EVERY = 64; // delivery latency is measured on every 64th accepted alert
 
-/**
- * The embedded receiver: `receive --discard` in a child process on a unix socket, so its
- * CPU is not the flooding thread's, as in a real deployment.
- */
-async function startEmbeddedReceiver(socketPath: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'receive', '--listen', `unix://${socketPath}`, '--discard'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let said = '';
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      said += d.toString();
-      if (said.includes('listening on')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`embedded receiver exited with ${code}: ${said}`)));
-  });
-  return child;
+function percentilesOf(h: RecordableHistogram | IntervalHistogram, scale: number): Percentiles {
+  if (h.count === 0) return { p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+  const at = (p: number): number => h.percentile(p) / scale;
+  return { p50: at(50), p90: at(90), p99: at(99), p999: at(99.9), max: h.max / scale };
+}
+
+function emptySeries(): FloodSeries {
+  return { tSec: [], emittedPerSec: [], ackedPerSec: [], droppedPerSec: [], ringFill: [], rssMB: [], emitP99Us: [] };
 }
 
 export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
-  let receiver: ChildProcess | null = null;
-  let socketDir: string | null = null;
-  let outputOptions = opts.output ?? {};
-  if (opts.embedded || !outputOptions.target) {
-    socketDir = mkdtempSync(join(tmpdir(), 'falco-grpc-output-'));
-    const socketPath = join(socketDir, 'receiver.sock');
-    receiver = await startEmbeddedReceiver(socketPath);
-    outputOptions = { ...outputOptions, target: `unix://${socketPath}`, tls: undefined, insecure: false };
-  }
-  const output = createGrpcOutput(outputOptions as GrpcOutputOptions);
-  const emitNs = createHistogram();
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  loopDelay.enable();
+  const fault = opts.fault ?? { kind: 'none' };
+  const embedded = opts.connection ? null : new EmbeddedReceiver(opts.embeddedTransport ?? 'unix');
+  const connection = opts.connection ?? (await embedded!.start(fault));
+  const target: FloodTarget = await (opts.targetFactory ?? grpcOutputTarget(opts.outputOptions))(connection);
+  const pool = opts.mix === 'realistic' ? realisticPool() : null;
+  const makeAlert = (seq: number, ns: bigint): AlertInput => (pool ? fromPool(pool, seq, ns) : referenceAlert(seq, ns));
 
+  const emitNs = createHistogram();
+  const intervalEmitNs = createHistogram();
+  const deliveryMs = createHistogram();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const series = emptySeries();
+  const sampleMs = opts.sampleMs ?? 250;
   const limit = opts.count ?? Infinity;
   const durationMs = (opts.durationSec ?? (opts.count === undefined ? 5 : Infinity)) * 1000;
+
+  // Delivery latency: emit times of sampled alerts, by their sequence number among accepted ones.
+  const pendingSeqs: number[] = [];
+  const pendingTimes: number[] = [];
+  let accepted = 0;
+  let seq = 0;
+  let lastSample = { t: 0, accepted: 0, acked: 0, dropped: 0 };
+  let rssMaxMB = 0;
+
+  const resolveDeliveries = (progress: FloodProgress, now: number): void => {
+    if (progress.ackedSeq === null) return;
+    let i = 0;
+    while (i < pendingSeqs.length && pendingSeqs[i]! <= progress.ackedSeq) {
+      deliveryMs.record(Math.max(1, Math.round((now - pendingTimes[i]!) * 1000))); // µs resolution
+      i++;
+    }
+    if (i > 0) {
+      pendingSeqs.splice(0, i);
+      pendingTimes.splice(0, i);
+    }
+  };
+
+  const sample = (now: number): void => {
+    const progress = target.progress();
+    resolveDeliveries(progress, now);
+    const dt = (now - lastSample.t) / 1000;
+    const acked = progress.acked ?? 0;
+    const rss = process.memoryUsage.rss() / 1e6;
+    rssMaxMB = Math.max(rssMaxMB, rss);
+    const fill = progress.capacityBytes > 0 ? progress.pendingBytes / progress.capacityBytes : 0;
+    const p99 = intervalEmitNs.count > 0 ? intervalEmitNs.percentile(99) / 1000 : 0;
+    if (dt > 0) {
+      series.tSec.push(now / 1000);
+      series.emittedPerSec.push((accepted - lastSample.accepted) / dt);
+      series.ackedPerSec.push((acked - lastSample.acked) / dt);
+      series.droppedPerSec.push((progress.dropped - lastSample.dropped) / dt);
+      series.ringFill.push(fill);
+      series.rssMB.push(rss);
+      series.emitP99Us.push(p99);
+    }
+    opts.onSample?.({
+      tSec: now / 1000,
+      ratePerSec: dt > 0 ? (accepted - lastSample.accepted) / dt : 0,
+      acked: progress.acked,
+      dropped: progress.dropped,
+      ringFill: fill,
+      emitP99Us: p99,
+    });
+    intervalEmitNs.reset();
+    lastSample = { t: now, accepted, acked, dropped: progress.dropped };
+  };
+
+  // Fault schedule, relative to the start of emitting.
+  const faultTimers: NodeJS.Timeout[] = [];
+  const stallStartMs = fault.kind === 'stall' ? Math.max(0, (durationMs - fault.seconds * 1000) / 2) : 0;
+  const scheduleFaults = (): void => {
+    if (!embedded) return;
+    if (fault.kind === 'stall') {
+      faultTimers.push(setTimeout(() => embedded.control('stall'), Number.isFinite(stallStartMs) ? stallStartMs : 1000));
+      faultTimers.push(setTimeout(() => embedded.control('resume'), (Number.isFinite(stallStartMs) ? stallStartMs : 1000) + fault.seconds * 1000));
+    } else if (fault.kind === 'restart-every') {
+      const timer = setInterval(() => void embedded.restart(), fault.seconds * 1000);
+      faultTimers.push(timer);
+    }
+  };
+
+  loopDelay.enable();
+  const cpuStart = mainThreadCpuMicros();
   const start = performance.now();
   const baseNs = BigInt(Date.now()) * 1_000_000n;
-  let seq = 0;
-  // Open loop: each tick emits everything that is due by now, so lateness shows up as
-  // bursts and latency instead of silently lowering the rate.
+  scheduleFaults();
+  const sampler = setInterval(() => sample(performance.now() - start), sampleMs);
+
+  // Open loop: each tick emits everything due by now, so lateness becomes bursts and
+  // latency in the report instead of a silently lower rate.
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const elapsed = performance.now() - start;
       if (seq >= limit || elapsed >= durationMs) return resolve();
-      const due = opts.rate === 'max' ? seq + 2000 : Math.floor((elapsed / 1000) * opts.rate);
+      const due = opts.rate === 'max' ? seq + 1000 : Math.floor((elapsed / 1000) * opts.rate);
       const until = Math.min(due, limit);
       while (seq < until) {
-        const alert = referenceAlert(seq, baseNs + BigInt(seq));
+        const alert = makeAlert(seq, baseNs + BigInt(seq));
         const t0 = process.hrtime.bigint();
-        output.emit(alert);
-        emitNs.record(Number(process.hrtime.bigint() - t0) || 1);
+        const ok = target.emit(alert);
+        const ns = Number(process.hrtime.bigint() - t0) || 1;
+        emitNs.record(ns);
+        intervalEmitNs.record(ns);
         seq++;
+        if (ok) {
+          accepted++;
+          if (accepted % SEQ_SAMPLE_EVERY === 0) {
+            pendingSeqs.push(accepted);
+            pendingTimes.push(performance.now());
+          }
+        }
       }
-      setImmediate(tick);
+      // Yield to timers (the sampler, the receiver's control) between bursts.
+      if (opts.rate === 'max') setImmediate(tick);
+      else setTimeout(tick, 1);
     };
     tick();
   });
-  const flushed = await output.flush(opts.flushTimeoutMs ?? 30_000);
-  const elapsedSec = (performance.now() - start) / 1000;
+  const cpuEnd = mainThreadCpuMicros();
+  for (const t of faultTimers) clearTimeout(t);
+  if (fault.kind === 'stall') embedded?.control('resume');
+
+  const flushed = await target.flush(opts.flushTimeoutMs ?? 30_000);
+  clearInterval(sampler);
+  sample(performance.now() - start);
   loopDelay.disable();
-  const stats = output.stats();
-  await output.close(1000);
-  if (receiver) {
-    const exited = new Promise((resolve) => receiver!.once('exit', resolve));
-    receiver.kill('SIGTERM');
-    await exited;
+  const progress = target.progress();
+  await target.close();
+  await embedded?.close();
+
+  const elapsedSec = (performance.now() - start) / 1000;
+  const acked = progress.acked ?? accepted;
+  const emitted = seq;
+  const distribution: Array<[number, number]> = [];
+  for (const p of [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100]) {
+    if (emitNs.count > 0) distribution.push([p, emitNs.percentile(p === 0 ? 0.0001 : p) / 1000]);
   }
-  if (socketDir) rmSync(socketDir, { recursive: true, force: true });
+  const delivery = percentilesOf(deliveryMs, 1000);
+  const loop = percentilesOf(loopDelay, 1e6);
   return {
-    emitted: stats.emitted,
-    acked: stats.acked,
-    dropped: stats.dropped,
-    drops: stats.drops,
+    peer: opts.peer ?? 'falco-grpc-output',
+    scenario: opts.scenario ?? `${opts.rate === 'max' ? 'max rate' : `${opts.rate}/s`}${fault.kind === 'none' ? '' : `, receiver ${fault.kind}`}`,
+    emitted,
+    acked,
+    dropped: progress.dropped,
+    drops: progress.drops,
     durationSec: elapsedSec,
-    throughputPerSec: stats.acked / elapsedSec,
-    emitUs: percentiles(emitNs, 1000),
-    eventLoopDelayMs: (({ p50, p99, max }) => ({ p50, p99, max }))(percentiles(loopDelay, 1e6)),
-    resent: stats.resent,
-    reconnects: stats.reconnects,
-    flushed: flushed.flushed,
+    // Everything acked over the whole run, the final flush included.
+    throughputPerSec: acked / elapsedSec,
+    emitUs: percentilesOf(emitNs, 1000),
+    eventLoopDelayMs: { p50: loop.p50, p99: loop.p99, max: loop.max },
+    mainCpuUsPerAlert: emitted > 0 ? (cpuEnd - cpuStart) / emitted : 0,
+    deliveryMs: { p50: delivery.p50, p99: delivery.p99 },
+    rssMaxMB: Math.max(rssMaxMB, process.resourceUsage().maxRSS / 1024),
+    resent: progress.resent,
+    reconnects: progress.reconnects,
+    flushed,
+    emitDistribution: distribution,
+    series,
   };
 }

@@ -19,6 +19,8 @@ const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.
 const TRANSMITTER_SERVICE = 'falco.transmit.v1.Transmitter';
 /** Requests a stream may have in hand before the receiver stops reading it (HTTP/2 then pushes back). */
 const MAX_IN_HAND = 8;
+/** How long close() waits for the sink to finish the requests in hand. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface ReceiverOptions {
   /** Addresses: `host:port` (mTLS unless insecure) or `unix:///path` (plaintext, mode 0660). */
@@ -250,7 +252,15 @@ class ReceiverImpl implements Receiver {
         stream.finish();
       }
     }
-    await Promise.all([...this.streams].map((s) => s.done));
+    // A sink that never finishes must not keep the receiver from stopping.
+    const inHand = Promise.all([...this.streams].map((s) => s.done));
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      inHand.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), SHUTDOWN_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) this.log(`falco-grpc-output receive: requests still in hand after ${SHUTDOWN_GRACE_MS} ms; stopping without their acks`);
     await this.sink.close?.();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {

@@ -1,0 +1,55 @@
+// The shape of a flood's results: what `flood --json` prints, what `npm run bench` compares,
+// and what the HTML report draws.
+
+export interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** One sample per interval (default 250 ms) while the flood runs and flushes. */
+export interface FloodSeries {
+  /** Seconds since the flood started, at the end of each interval. */
+  tSec: number[];
+  /** Alerts emit() accepted, per second, over the interval. */
+  emittedPerSec: number[];
+  /** Alerts acknowledged by the receiver, per second, over the interval. */
+  ackedPerSec: number[];
+  /** Alerts dropped (any reason), per second, over the interval. */
+  droppedPerSec: number[];
+  /** Fraction of the transmitter's buffer in use at the sample, 0..1 (0 for peers without one). */
+  ringFill: number[];
+  /** Resident set size of the flooding process at the sample, MB. */
+  rssMB: number[];
+  /** emit() p99 over the interval, microseconds. */
+  emitP99Us: number[];
+}
+
+export interface FloodReport {
+  /** Which transmitter produced this ("falco-grpc-output", "grpc-js main thread", "pino transport"). */
+  peer: string;
+  /** Scenario label, e.g. "max rate", "20k/s, receiver stalled 5 s". */
+  scenario: string;
+  emitted: number;
+  acked: number;
+  dropped: number;
+  drops: { full: number; too_large: number; invalid: number; rejected: number };
+  durationSec: number;
+  throughputPerSec: number;
+  emitUs: Percentiles;
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** Main-thread CPU time divided by alerts emitted, microseconds. */
+  mainCpuUsPerAlert: number;
+  /** emit() to acknowledgement, milliseconds (sampled alerts). */
+  deliveryMs: { p50: number; p99: number };
+  rssMaxMB: number;
+  resent: number;
+  reconnects: number;
+  /** True when every accepted alert was acknowledged before the flood ended. */
+  flushed: boolean;
+  /** The emit() latency distribution: [percentile 0..100, microseconds], ascending. */
+  emitDistribution: Array<[number, number]>;
+  series: FloodSeries;
+}

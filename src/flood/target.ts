@@ -1,0 +1,37 @@
+// What a flood drives: this project's transmitter, or (in the benchmark) another way of
+// sending the same alerts, so every peer is measured by the same loop.
+
+import type { AlertInput } from '../codec/alert.js';
+import type { TlsOptions } from '../tls/pem.js';
+
+export interface FloodProgress {
+  /** Alerts the receiver acknowledged, as far as the sender knows; null when it cannot know. */
+  acked: number | null;
+  /** Highest sequence number acknowledged (1-based, in emit order), for delivery latency; null if unknown. */
+  ackedSeq: number | null;
+  dropped: number;
+  drops: { full: number; too_large: number; invalid: number; rejected: number };
+  /** Bytes buffered and not yet acknowledged, and the buffer's bound (0 when unbounded). */
+  pendingBytes: number;
+  capacityBytes: number;
+  resent: number;
+  reconnects: number;
+}
+
+export interface FloodTarget {
+  /** Sends one alert; false when it was dropped. Must not throw for valid alerts. */
+  emit(alert: AlertInput): boolean;
+  progress(): FloodProgress;
+  /** Waits until everything emitted is acknowledged (or sent, for peers without acks); true if it got there. */
+  flush(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Where the receiver is, and how to reach it. */
+export interface FloodConnection {
+  target: string;
+  tls?: TlsOptions;
+  insecure?: boolean;
+}
+
+export type FloodTargetFactory = (connection: FloodConnection) => FloodTarget | Promise<FloodTarget>;
