@@ -38,6 +38,7 @@ function report(peer: string, scenario: string, overrides: Partial<FloodReport> 
     emitUs: { p50: 1.234, p90: 2.5, p99: 10.5, p999: 100.25, max: 4200.7 },
     eventLoopDelayMs: { p50: 10.1, p99: 12.34, max: 20 },
     mainCpuUsPerAlert: 3.456,
+    floodLoopCpuUsPerAlert: 0.2,
     deliveryMs: { p50: 0.812, p99: 25.5 },
     rssMaxMB: 123.45,
     resent: 0,
@@ -151,7 +152,13 @@ describe('renderHtmlReport', () => {
     expect(html).toContain('<td class="num">1.23</td>'); // emit p50 µs
     expect(html).toContain('<td class="num">4,201</td>'); // emit max µs
     expect(html).toContain('<td class="num">0.812</td>'); // delivery p50 ms
-    for (const h of ['emit µs p99.9', 'loop delay ms p99', 'main CPU µs/alert', 'delivery ms p99', 'RSS max MB']) expect(html).toContain(`<th>${h}</th>`);
+    // 2 + 13 columns; grouped headers span their p50…max sub-headers.
+    expect(html).toContain('<th colspan="4" class="group">emit() µs</th>');
+    expect(html).toContain('<th colspan="2" class="group">delivery ms</th>');
+    expect(html.match(/<th class="sub">/g)).toHaveLength(7);
+    for (const h of ['main CPU µs/alert', 'RSS max MB', 'throughput /s']) expect(html).toContain(`<th rowspan="2">${h}</th>`);
+    const firstRow = html.match(/<tbody><tr>([\s\S]*?)<\/tr>/)![1]!;
+    expect(firstRow.match(/<td\b/g)).toHaveLength(15);
   });
 
   it('every SVG block is well-formed XML with role, label and data-chart', () => {

@@ -38,10 +38,9 @@ function fmtInt(v: number): string {
 /** A tick label: 1.5k, 20k, 3M; fractions keep only the digits the tick step needs. */
 function fmtTick(v: number, step: number): string {
   const a = Math.abs(v);
-  if (a >= 1e6) return `${trimZeros((v / 1e6).toFixed(step >= 1e6 ? 0 : 1))}M`;
-  if (a >= 1e4) return `${trimZeros((v / 1e3).toFixed(step >= 1e3 ? 0 : 1))}k`;
-  const decimals = step >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(step) - 1e-9));
-  return trimZeros(v.toFixed(decimals));
+  const [unit, suffix] = a >= 1e6 ? [1e6, 'M'] : a >= 1e3 ? [1e3, 'k'] : [1, ''];
+  const decimals = Math.max(0, Math.min(6, Math.ceil(-Math.log10(step / unit) - 1e-9)));
+  return `${trimZeros((v / unit).toFixed(decimals))}${suffix}`;
 }
 
 function trimZeros(s: string): string {
@@ -383,32 +382,56 @@ function scenarioCharts(scenario: string, reports: readonly FloodReport[], color
 // ---------------------------------------------------------------------------------------------
 // The page
 
-const COLUMNS: Array<[string, (r: FloodReport) => string]> = [
-  ['emitted', (r) => fmtInt(r.emitted)],
-  ['acked', (r) => fmtInt(r.acked)],
-  ['dropped', (r) => fmtInt(r.dropped)],
-  ['throughput /s', (r) => fmtInt(r.throughputPerSec)],
-  ['emit µs p50', (r) => fmtNum(r.emitUs.p50)],
-  ['emit µs p99', (r) => fmtNum(r.emitUs.p99)],
-  ['emit µs p99.9', (r) => fmtNum(r.emitUs.p999)],
-  ['emit µs max', (r) => fmtNum(r.emitUs.max)],
-  ['loop delay ms p99', (r) => fmtNum(r.eventLoopDelayMs.p99)],
-  ['main CPU µs/alert', (r) => fmtNum(r.mainCpuUsPerAlert)],
-  ['delivery ms p50', (r) => fmtNum(r.deliveryMs.p50)],
-  ['delivery ms p99', (r) => fmtNum(r.deliveryMs.p99)],
-  ['RSS max MB', (r) => fmtNum(r.rssMaxMB)],
+/** A summary column; columns sharing a `group` get one spanning header above their `sub` headers. */
+interface Column {
+  group: string;
+  sub?: string;
+  cell(r: FloodReport): string;
+}
+
+const COLUMNS: Column[] = [
+  { group: 'emitted', cell: (r) => fmtInt(r.emitted) },
+  { group: 'acked', cell: (r) => fmtInt(r.acked) },
+  { group: 'dropped', cell: (r) => fmtInt(r.dropped) },
+  { group: 'throughput /s', cell: (r) => fmtInt(r.throughputPerSec) },
+  { group: 'emit() µs', sub: 'p50', cell: (r) => fmtNum(r.emitUs.p50) },
+  { group: 'emit() µs', sub: 'p99', cell: (r) => fmtNum(r.emitUs.p99) },
+  { group: 'emit() µs', sub: 'p99.9', cell: (r) => fmtNum(r.emitUs.p999) },
+  { group: 'emit() µs', sub: 'max', cell: (r) => fmtNum(r.emitUs.max) },
+  { group: 'event-loop delay ms', sub: 'p99', cell: (r) => fmtNum(r.eventLoopDelayMs.p99) },
+  { group: 'main CPU µs/alert', cell: (r) => fmtNum(r.mainCpuUsPerAlert) },
+  { group: 'delivery ms', sub: 'p50', cell: (r) => fmtNum(r.deliveryMs.p50) },
+  { group: 'delivery ms', sub: 'p99', cell: (r) => fmtNum(r.deliveryMs.p99) },
+  { group: 'RSS max MB', cell: (r) => fmtNum(r.rssMaxMB) },
 ];
 
+/** Two header rows: grouped columns (emit µs p50…max) share a spanning header, which keeps the table narrow. */
+function tableHead(): string {
+  const top: string[] = ['<th rowspan="2">peer</th>', '<th rowspan="2">scenario</th>'];
+  const bottom: string[] = [];
+  for (let i = 0; i < COLUMNS.length; ) {
+    const { group, sub } = COLUMNS[i]!;
+    let span = 1;
+    while (sub !== undefined && COLUMNS[i + span]?.group === group) span++;
+    if (sub === undefined) top.push(`<th rowspan="2">${esc(group)}</th>`);
+    else {
+      top.push(`<th colspan="${span}" class="group">${esc(group)}</th>`);
+      for (let j = i; j < i + span; j++) bottom.push(`<th class="sub">${esc(COLUMNS[j]!.sub ?? '')}</th>`);
+    }
+    i += span;
+  }
+  return `<thead><tr>${top.join('')}</tr><tr>${bottom.join('')}</tr></thead>`;
+}
+
 function summaryTable(reports: readonly FloodReport[], anchor: (scenario: string) => string): string {
-  const head = ['peer', 'scenario', ...COLUMNS.map(([h]) => h)].map((h) => `<th>${esc(h)}</th>`).join('');
   const rows = reports.map((r) => {
     // The drop breakdown is a tooltip: useful when investigating, too wide for a column each.
     const d = r.drops;
     const dropTip = `full ${d.full}, too large ${d.too_large}, invalid ${d.invalid}, rejected ${d.rejected}`;
-    const cells = COLUMNS.map(([h, f]) => `<td class="num"${h === 'dropped' ? ` title="${esc(dropTip)}"` : ''}>${f(r)}</td>`);
-    return `<tr><td class="peer">${esc(r.peer)}</td><td><a href="#${anchor(r.scenario)}">${esc(r.scenario)}</a></td>${cells.join('')}</tr>`;
+    const cells = COLUMNS.map((c) => `<td class="num"${c.group === 'dropped' ? ` title="${esc(dropTip)}"` : ''}>${c.cell(r)}</td>`);
+    return `<tr><td class="peer">${esc(r.peer)}</td><td class="scenario"><a href="#${anchor(r.scenario)}">${esc(r.scenario)}</a></td>${cells.join('')}</tr>`;
   });
-  return `<table class="summary"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table class="summary">${tableHead()}<tbody>${rows.join('')}</tbody></table>`;
 }
 
 /** Groups reports by scenario, keeping the order in which scenarios first appear. */
@@ -431,12 +454,16 @@ h2 { margin: 32px 0 8px; font-size: 18px; border-bottom: 1px solid #ddd; padding
 .notes li { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 13px; white-space: pre-wrap; }
 .table-wrap { overflow-x: auto; }
 table.summary { border-collapse: collapse; font-size: 13px; }
-table.summary th, table.summary td { border: 1px solid #ddd; padding: 4px 8px; }
-table.summary th { background: #f4f4f4; text-align: left; vertical-align: bottom; }
-table.summary td.peer { white-space: nowrap; }
+table.summary td { vertical-align: top; }
+table.summary th, table.summary td { border: 1px solid #ddd; padding: 4px 6px; }
+table.summary th { background: #f4f4f4; text-align: left; vertical-align: bottom; font-weight: 600; }
+table.summary th.group { text-align: center; }
+table.summary th.sub { text-align: center; white-space: nowrap; }
+table.summary td.scenario { min-width: 9em; }
+table.summary td.peer { min-width: 10em; }
 table.summary td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.summary tbody tr:nth-child(even) { background: #fafafa; }
-.charts { display: flex; flex-wrap: wrap; gap: 16px; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 svg.chart { max-width: 100%; height: auto; border: 1px solid #e4e4e4; border-radius: 4px; background: #fff; }
 svg.chart text { font: 12px system-ui, -apple-system, "Segoe UI", sans-serif; fill: #333; }
 svg.chart .chart-title { font-size: 14px; font-weight: 600; }

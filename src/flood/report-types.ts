@@ -40,8 +40,13 @@ export interface FloodReport {
   throughputPerSec: number;
   emitUs: Percentiles;
   eventLoopDelayMs: { p50: number; p99: number; max: number };
-  /** Main-thread CPU time divided by alerts emitted, microseconds. */
+  /**
+   * Main-thread CPU from the first emit to the end of the final flush, per alert emitted,
+   * minus the flood loop's own cost (floodLoopCpuUsPerAlert), microseconds.
+   */
   mainCpuUsPerAlert: number;
+  /** The flood loop's own main-thread CPU per alert (making and timing it), measured with a no-op emit. */
+  floodLoopCpuUsPerAlert: number;
   /** emit() to acknowledgement, milliseconds (sampled alerts). */
   deliveryMs: { p50: number; p99: number };
   rssMaxMB: number;

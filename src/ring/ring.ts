@@ -44,7 +44,10 @@ export function ringCapacityFor(bytes: number): number {
 /** Creates the shared memory for a ring of `capacity` data bytes (a power of two). */
 export function createRingBuffer(capacity: number): SharedArrayBuffer {
   if (capacity & (capacity - 1) || capacity < 1024) throw new RangeError('ring capacity must be a power of two >= 1024');
-  return new SharedArrayBuffer(HEADER_BYTES + capacity);
+  const buffer = new SharedArrayBuffer(HEADER_BYTES + capacity);
+  // Touch every page now: a first write to a fresh page faults (~1 µs), which would land on emit().
+  new Uint8Array(buffer).fill(0);
+  return buffer;
 }
 
 /** Bytes a record of `length` payload bytes takes in the ring, header and padding included. */

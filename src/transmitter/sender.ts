@@ -110,6 +110,11 @@ export class Sender {
     }
   }
 
+  private report(error: string): void {
+    const report: SenderReport = { kind: 'stream-error', error };
+    parentPort?.postMessage(report);
+  }
+
   private async backoff(): Promise<void> {
     const jittered = this.backoffMs * (0.8 + Math.random() * 0.4);
     this.backoffMs = Math.min(this.cfg.reconnectMaxMs, this.backoffMs * 1.6);
@@ -135,7 +140,12 @@ export class Sender {
       let lastBatchFirstSeq = 0;
       let lastBatchSize = 0;
       let wakeDrain: (() => void) | null = null;
+      // Nothing is read from the ring until the stream is up: writes on a call that is still
+      // connecting would be buffered by grpc-js and copied again after every failed attempt.
+      let open = false;
+      const channel = this.client.getChannel();
       call.on('metadata', () => {
+        open = true;
         this.ring.setConnectionState('ready');
         this.backoffMs = this.cfg.reconnectInitialMs;
       });
@@ -153,6 +163,16 @@ export class Sender {
       });
 
       const pump = async (): Promise<void> => {
+        while (!ended && !open) {
+          if (this.ring.closing()) {
+            call.cancel();
+            return;
+          }
+          // Our receiver sends headers at once; another one may wait for a request, so a
+          // ready channel is enough too.
+          if (channel.getConnectivityState(false) === grpc.connectivityState.READY) open = true;
+          else await sleep(5);
+        }
         while (!ended) {
           if (this.ring.closing()) {
             await this.finish(call, () => ended);
@@ -206,8 +226,7 @@ export class Sender {
 
   private afterStream(end: StreamEnd): void {
     if (end.code === grpc.status.OK || end.code === grpc.status.CANCELLED) return;
-    const report: SenderReport = { kind: 'stream-error', error: `${grpc.status[end.code]}: ${end.details}` };
-    parentPort?.postMessage(report);
+    this.report(`${grpc.status[end.code]}: ${end.details}`);
     if (!REFUSED.has(end.code)) return;
     // The receiver refused a message. Resend what was in flight one alert at a time; an
     // alert refused on its own can never be delivered, so it is given up and counted
