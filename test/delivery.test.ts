@@ -116,6 +116,33 @@ describe('delivery', () => {
     expect(sink.alerts.length).toBe(end.acked);
   });
 
+  it('mixes in-place and copied records (alerts over the 64 KiB in-place window, invalid ones) across many wraps', async () => {
+    const sink = new CollectingSink();
+    const sock = `unix://${join(tempDir(), 'mixed.sock')}`;
+    const receiver = track(createReceiver({ listen: [sock], sink }));
+    await receiver.start();
+    // A 512 KiB ring: the 64 KiB window often does not fit before the end, so both the
+    // in-place path (with its wrap padding) and the scratch-and-copy path are taken.
+    const output = track(createGrpcOutput({ target: sock, bufferBytes: 512 * 1024 }));
+    const expected: number[] = [];
+    let invalid = 0;
+    for (let i = 0; i < 3000; i++) {
+      while (output.stats().pendingBytes > 256 * 1024) await new Promise((resolve) => setTimeout(resolve, 1));
+      if (i % 97 === 5) {
+        expect(() => output.emit({ ...numberedAlert(i), tags: ['ok', 7 as unknown as string] })).toThrow(/tags\[1\]/);
+        invalid++;
+        continue;
+      }
+      const big = i % 50 === 0 ? { output_fields: { ...numberedAlert(i).output_fields, blob: 'z'.repeat(70_000 + i) } } : {};
+      expect(output.emit({ ...numberedAlert(i), ...big })).toBe(true);
+      expected.push(i);
+    }
+    expect((await output.flush(30_000)).flushed).toBe(true);
+    expect(sink.seqs()).toEqual(expected);
+    expect(sink.alerts.filter((a) => a.outputFields['blob'] !== undefined).every((a) => a.outputFields['blob']!.length >= 70_000)).toBe(true);
+    expect(output.stats()).toMatchObject({ acked: expected.length, dropped: invalid, drops: { invalid } });
+  });
+
   it('emit() after close() is a clear error, and close() is idempotent', async () => {
     const sock = `unix://${join(tempDir(), 'close.sock')}`;
     const receiver = track(createReceiver({ listen: [sock], sink: new CollectingSink() }));

@@ -98,15 +98,20 @@ function invalid(field: string, expected: string, got: unknown): never {
   throw new TypeError(`invalid alert: ${field} must be ${expected}, got ${what}`);
 }
 
-/**
- * Encodes alerts as falco.outputs.response bytes into a reusable scratch buffer.
- * encode() returns the byte length; the bytes are scratch[0, length) until the next call.
- */
 /** Node's Buffer has a fast UTF-8 writer that @types/node does not declare. */
-type Utf8Buffer = Buffer & { utf8Write(text: string, offset: number): number };
+export type Utf8Buffer = Buffer & { utf8Write(text: string, offset: number): number };
 
+/**
+ * Encodes alerts as falco.outputs.response bytes, into its own scratch buffer (encode():
+ * the bytes are scratch[0, length) until the next call) or in place into a caller's buffer
+ * (encodeInto(), how emit() writes straight into the ring).
+ */
 export class AlertEncoder {
   readonly scratch: Utf8Buffer;
+  /** The buffer being written and the offset past which it must not write. */
+  private buf: Utf8Buffer;
+  private limit = 0;
+  private window = 0;
   private pos = 0;
   // Time is decoded into these to avoid returning an object per alert.
   private seconds = 0;
@@ -116,10 +121,19 @@ export class AlertEncoder {
   /** maxBytes: the largest encoded alert accepted; larger ones throw AlertTooLargeError. */
   constructor(readonly maxBytes: number) {
     this.scratch = Buffer.allocUnsafe(maxBytes + 16) as Utf8Buffer;
+    this.buf = this.scratch;
   }
 
-  /** Validates and encodes; throws TypeError naming the field, or AlertTooLargeError. */
+  /** Validates and encodes into scratch; throws TypeError naming the field, or AlertTooLargeError. */
   encode(alert: AlertInput): number {
+    return this.encodeInto(alert, this.scratch, 0, this.maxBytes);
+  }
+
+  /**
+   * Validates and encodes into out[start, start + window); returns the byte length. Throws a
+   * TypeError naming the field, or AlertTooLargeError when it needs more than `window` bytes.
+   */
+  encodeInto(alert: AlertInput, out: Utf8Buffer, start: number, window: number): number {
     if (typeof alert !== 'object' || alert === null) invalid('alert', 'an object', alert);
     const { rule, output, source, hostname, tags, output_fields: fields } = alert;
     // Validate everything before writing, so a bad alert costs nothing downstream.
@@ -135,7 +149,10 @@ export class AlertEncoder {
     this.timeOf(alert.time);
     const src = source ?? 'syscall';
 
-    this.pos = 0;
+    this.buf = out;
+    this.pos = start;
+    this.limit = start + window;
+    this.window = window;
     this.writeTime();
     if (priority !== 0) this.writeVarintField(0x10, priority);
     const srcEnum = sourceEnumFor(src);
@@ -156,7 +173,7 @@ export class AlertEncoder {
       }
     }
     this.writeStringField(0x4a, src);
-    return this.pos;
+    return this.pos - start;
   }
 
   private priorityOf(value: unknown): number {
@@ -243,7 +260,7 @@ export class AlertEncoder {
 
   private writeTime(): void {
     // google.protobuf.Timestamp { int64 seconds = 1; int32 nanos = 2; } as field 1.
-    const buf = this.scratch;
+    const buf = this.buf;
     buf[this.pos++] = 0x0a;
     const lenAt = this.pos++;
     const start = this.pos;
@@ -263,12 +280,12 @@ export class AlertEncoder {
   }
 
   private writeVarintField(tag: number, value: number): void {
-    this.scratch[this.pos++] = tag;
+    this.buf[this.pos++] = tag;
     this.writeVarint(value);
   }
 
   private writeVarint(value: number): void {
-    const buf = this.scratch;
+    const buf = this.buf;
     while (value > 0x7f) {
       buf[this.pos++] = (value & 0x7f) | 0x80;
       value = Math.floor(value / 128);
@@ -279,24 +296,24 @@ export class AlertEncoder {
   private writeVarint64(value: bigint): void {
     let v = BigInt.asUintN(64, value);
     while (v > 0x7fn) {
-      this.scratch[this.pos++] = Number(v & 0x7fn) | 0x80;
+      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
       v >>= 7n;
     }
-    this.scratch[this.pos++] = Number(v);
+    this.buf[this.pos++] = Number(v);
   }
 
-  /** Throws when `extra` more bytes would take the alert past maxBytes. */
+  /** Throws when `extra` more bytes would take the alert past its window. */
   private ensureRoom(extra: number): void {
-    if (this.pos + extra > this.maxBytes) {
-      throw new AlertTooLargeError(`alert encodes to more than ${this.maxBytes} bytes`);
+    if (this.pos + extra > this.limit) {
+      throw new AlertTooLargeError(`alert encodes to more than ${this.window} bytes`);
     }
   }
 
   private writeStringField(tag: number, text: string): void {
-    const buf = this.scratch;
+    const buf = this.buf;
     // A UTF-16 unit becomes at most 3 UTF-8 bytes; short strings get a 1-byte length
     // without measuring them first.
-    if (text.length < 43 && this.pos + 2 + text.length * 3 <= this.maxBytes) {
+    if (text.length < 43 && this.pos + 2 + text.length * 3 <= this.limit) {
       buf[this.pos] = tag;
       const n = this.writeText(text, this.pos + 2);
       buf[this.pos + 1] = n;
@@ -317,7 +334,7 @@ export class AlertEncoder {
   private writeText(text: string, at: number): number {
     const n = text.length;
     if (n <= 64) {
-      const buf = this.scratch;
+      const buf = this.buf;
       let i = 0;
       for (; i < n; i++) {
         const c = text.charCodeAt(i);
@@ -326,12 +343,12 @@ export class AlertEncoder {
       }
       if (i === n) return n;
     }
-    return this.scratch.utf8Write(text, at);
+    return this.buf.utf8Write(text, at);
   }
 
   private writeMapEntry(key: string, value: string): void {
-    const buf = this.scratch;
-    if (key.length + value.length < 40 && this.pos + 6 + (key.length + value.length) * 3 <= this.maxBytes) {
+    const buf = this.buf;
+    if (key.length + value.length < 40 && this.pos + 6 + (key.length + value.length) * 3 <= this.limit) {
       // Entry: 0x32 len { 0x0a klen key 0x12 vlen value }, all lengths one byte.
       buf[this.pos] = 0x32;
       const start = this.pos + 2;

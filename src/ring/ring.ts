@@ -108,10 +108,13 @@ abstract class RingView {
 export class RingProducer extends RingView {
   // The producer is the only writer of WRITTEN, so it keeps its own copy.
   private written: number;
+  /** The data area as a Buffer, for writers that encode in place (see reserve()). */
+  readonly bytes: Buffer;
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
     this.written = Atomics.load(this.ctl, WRITTEN);
+    this.bytes = Buffer.from(buffer, HEADER_BYTES, this.capacity);
   }
 
   /** Copies src[0, length) in as one record; false when the ring has no room for it now. */
@@ -126,12 +129,35 @@ export class RingProducer extends RingView {
       pos = (pos + tail) | 0;
       off = 0;
     }
-    this.words[off >> 2] = length;
     this.data.set(length === src.length ? src : src.subarray(0, length), off + 4);
-    this.written = (pos + need) | 0;
+    this.written = pos;
+    this.commit(length);
+    return true;
+  }
+
+  /**
+   * Where a record of up to `window` payload bytes can be written in place, as an offset into
+   * `data`, or -1 when that much does not fit now. Write the payload there, then commit().
+   */
+  reserve(window: number): number {
+    const used = (this.written - Atomics.load(this.ctl, RELEASED)) >>> 0;
+    const off = this.written & this.mask;
+    const tail = this.capacity - off;
+    const need = recordBytes(window);
+    if (need <= tail) return used + need <= this.capacity ? off + 4 : -1;
+    // It would wrap: pad to the end now (unpublished until commit) and start at offset 0.
+    if (used + tail + need > this.capacity) return -1;
+    this.words[off >> 2] = PAD_MARKER;
+    this.written = (this.written + tail) | 0;
+    return 4;
+  }
+
+  /** Publishes the record whose `length` payload bytes were written at the offset reserve() gave. */
+  commit(length: number): void {
+    this.words[(this.written & this.mask) >> 2] = length;
+    this.written = (this.written + recordBytes(length)) | 0;
     Atomics.store(this.ctl, WRITTEN, this.written);
     if (Atomics.load(this.ctl, CONSUMER_SLEEPING) === 1) Atomics.notify(this.ctl, WRITTEN);
-    return true;
   }
 
   /** Blocks the calling thread until a record of `length` could fit, or the timeout. */

@@ -2,7 +2,7 @@
 // thread into the shared ring and returns; a piscina-hosted worker does all network I/O.
 
 import { Piscina } from 'piscina';
-import { AlertEncoder, AlertTooLargeError, type AlertInput } from '../codec/alert.js';
+import { AlertEncoder, AlertTooLargeError, type AlertInput, type Utf8Buffer } from '../codec/alert.js';
 import { createRingBuffer, RingProducer, type ConnectionState } from '../ring/ring.js';
 import { resolveOptions, type GrpcOutputOptions, type ResolvedOptions } from './options.js';
 import type { WorkerTask } from '../../workers/transmitter.js';
@@ -66,6 +66,9 @@ let warnedInsecure = false;
 class GrpcOutputImpl implements GrpcOutput {
   private readonly encoder: AlertEncoder;
   private readonly ring: RingProducer;
+  private readonly ringBytes: Utf8Buffer;
+  /** The largest alert encoded in place in the ring; larger ones are encoded in scratch and copied. */
+  private readonly inPlaceWindow: number;
   private readonly pool: Piscina<WorkerTask, void>;
   private emitted = 0;
   private written = 0;
@@ -81,6 +84,8 @@ class GrpcOutputImpl implements GrpcOutput {
     this.encoder = new AlertEncoder(opts.maxAlertBytes);
     const buffer = createRingBuffer(opts.capacity);
     this.ring = new RingProducer(buffer);
+    this.ringBytes = this.ring.bytes as Utf8Buffer;
+    this.inPlaceWindow = Math.min(opts.maxAlertBytes, 64 * 1024, opts.capacity / 4);
     this.pool = new Piscina<WorkerTask, void>({
       filename: WORKER_FILE,
       minThreads: 1,
@@ -120,6 +125,19 @@ class GrpcOutputImpl implements GrpcOutput {
     this.emitted++;
     let length: number;
     try {
+      // Usual case: encode straight into the ring, no copy. An alert larger than the
+      // in-place window, or a ring without that much room, goes through scratch below.
+      const at = this.ring.reserve(this.inPlaceWindow);
+      if (at >= 0) {
+        try {
+          length = this.encoder.encodeInto(alert, this.ringBytes, at, this.inPlaceWindow);
+          this.ring.commit(length);
+          this.written++;
+          return true;
+        } catch (err) {
+          if (!(err instanceof AlertTooLargeError) || this.inPlaceWindow >= this.opts.maxAlertBytes) throw err;
+        }
+      }
       length = this.encoder.encode(alert);
     } catch (err) {
       if (err instanceof AlertTooLargeError) {
