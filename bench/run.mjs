@@ -4,7 +4,7 @@
 //
 //   npm run bench                          all scenarios, 3 repetitions
 //   npm run bench -- --reps 5 --json       more repetitions, JSON on stdout
-//   npm run bench -- --scenario stall      one scenario (max, stall, mix, outage)
+//   npm run bench -- --scenario stall      one scenario (max, paced, stall, mix, outage)
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,8 @@ const ALL_PEERS = [OURS, 'grpc-js main thread', 'pino transport'];
 
 const SCENARIOS = {
   max: { scenario: 'max rate, healthy receiver', rate: 'max', durationSec: 5, mix: 'fixed', peers: ALL_PEERS },
+  // The baseline for the stall scenario: same pacing, nothing wrong.
+  paced: { scenario: '20,000/s, healthy receiver', rate: 20000, durationSec: 15, mix: 'fixed', peers: ALL_PEERS },
   stall: {
     scenario: '20,000/s, receiver stalled 5 s mid-run',
     rate: 20000,
@@ -50,7 +52,7 @@ const { values: args } = parseArgs({
   },
 });
 const reps = Number(args.reps);
-const chosen = args.scenario ?? ['max', 'stall', 'mix'];
+const chosen = args.scenario ?? ['max', 'paced', 'stall', 'mix'];
 
 const NUMERIC = [
   'emitted', 'acked', 'dropped', 'throughputPerSec', 'mainCpuUsPerAlert', 'rssMaxMB', 'resent', 'reconnects',
@@ -63,8 +65,9 @@ const set = (obj, path, v) => {
   const last = keys.pop();
   keys.reduce((o, k) => (o[k] ??= {}), obj)[last] = v;
 };
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
+const median = (values) => {
+  const s = values.filter(Number.isFinite).sort((a, b) => a - b); // null: the peer cannot measure it
+  if (s.length === 0) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 

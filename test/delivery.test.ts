@@ -206,6 +206,28 @@ describe('receiver restarts (the CLI as a child process)', () => {
     });
   }
 
+  it("onFull 'block' waits for room instead of dropping, and gives up at blockTimeoutMs", async () => {
+    const dir = tempDir();
+    const sock = `unix://${join(dir, 'b.sock')}`;
+    // The receiver must be another process: a blocked main thread cannot serve an in-process one.
+    const receiver = await startReceiverProcess(['--listen', sock, '--discard', '--control-stdin']);
+    cleanups.push(async () => receiver.child.kill('SIGKILL'));
+    const output = track(createGrpcOutput({ target: sock, bufferBytes: 64 * 1024, onFull: 'block', blockTimeoutMs: 300 }));
+    for (let i = 0; i < 20_000; i++) expect(output.emit(numberedAlert(i))).toBe(true); // ~80 ring-fulls, nothing dropped
+    expect((await output.flush(20_000)).flushed).toBe(true);
+    expect(output.stats()).toMatchObject({ emitted: 20_000, acked: 20_000, dropped: 0 });
+
+    receiver.child.stdin!.write('stall\n'); // no more acks: the ring fills and stays full
+    let refused = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < 2000 && refused === 0; i++) if (!output.emit(numberedAlert(i))) refused++;
+    expect(refused).toBe(1);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250); // it did wait, about blockTimeoutMs
+    expect(output.stats().drops.full).toBe(1);
+    receiver.child.stdin!.write('resume\n');
+    expect((await output.flush(20_000)).flushed).toBe(true);
+  });
+
   it('SIGKILL then restart mid-stream: nothing lost, in order; only the batch in flight repeats, and it is counted as resent', async () => {
     const dir = tempDir();
     const file = join(dir, 'alerts.jsonl');

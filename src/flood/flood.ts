@@ -265,7 +265,8 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
     eventLoopDelayMs: { p50: loop.p50, p99: loop.p99, max: loop.max },
     mainCpuUsPerAlert: emitted > 0 ? Math.max(0, (cpuEnd - cpuStart) / emitted - loopCpuUs) : 0,
     floodLoopCpuUsPerAlert: loopCpuUs,
-    deliveryMs: { p50: delivery.p50, p99: delivery.p99 },
+    // NaN (null in JSON) when the peer cannot see acks, rather than a misleading 0.
+    deliveryMs: deliveryMs.count > 0 ? { p50: delivery.p50, p99: delivery.p99 } : { p50: NaN, p99: NaN },
     rssMaxMB: Math.max(rssMaxMB, process.resourceUsage().maxRSS / 1024),
     resent: progress.resent,
     reconnects: progress.reconnects,

@@ -47,7 +47,7 @@ export interface FloodReport {
   mainCpuUsPerAlert: number;
   /** The flood loop's own main-thread CPU per alert (making and timing it), measured with a no-op emit. */
   floodLoopCpuUsPerAlert: number;
-  /** emit() to acknowledgement, milliseconds (sampled alerts). */
+  /** emit() to acknowledgement, milliseconds (sampled alerts); NaN (null in JSON) when the peer cannot see acks. */
   deliveryMs: { p50: number; p99: number };
   rssMaxMB: number;
   resent: number;

@@ -5,7 +5,7 @@ import { Piscina } from 'piscina';
 import { AlertEncoder, AlertTooLargeError, type AlertInput, type Utf8Buffer } from '../codec/alert.js';
 import { createRingBuffer, RingProducer, type ConnectionState } from '../ring/ring.js';
 import { resolveOptions, type GrpcOutputOptions, type ResolvedOptions } from './options.js';
-import type { WorkerTask } from '../../workers/transmitter.js';
+import type { WorkerData, WorkerTask } from '../../workers/transmitter.js';
 import type { SenderReport } from './sender.js';
 
 const WORKER_FILE = new URL('../../workers/transmitter.js', import.meta.url).href;
@@ -75,8 +75,6 @@ class GrpcOutputImpl implements GrpcOutput {
   private readonly drops: Omit<DropCounts, 'rejected'> = { full: 0, too_large: 0, invalid: 0 };
   private workerStarts = 0;
   private lastError: string | null = null;
-  /** Set once close() has flushed: no new worker may start after that. */
-  private workerStopping = false;
   private closing: Promise<FlushResult> | null = null;
   private readonly onExit = (): void => this.exitFlush();
 
@@ -93,17 +91,12 @@ class GrpcOutputImpl implements GrpcOutput {
       idleTimeout: Infinity,
       // The worker's event loop must never be parked in a synchronous Atomics.wait.
       atomics: 'disabled',
-      concurrentTasksPerWorker: 2,
+      workerData: { buffer, config: opts.sender } satisfies WorkerData,
     });
-    // Every worker the pool creates (the first, and each replacement after a crash)
-    // attaches to the same ring and resumes from its last acknowledged alert.
+    // Each thread starts its sender from workerData as it loads (see workers/transmitter.ts);
+    // this only counts them, a replacement after a crash being a restart.
     this.pool.on('workerCreate', () => {
-      if (this.workerStopping) return;
       this.workerStarts++;
-      this.pool.run({ kind: 'start', buffer, config: opts.sender }).catch((err: unknown) => {
-        // A dead thread is replaced by piscina, and 'workerCreate' starts the sender again.
-        process.stderr.write(`falco-grpc-output: transmitter worker stopped: ${String(err)}\n`);
-      });
     });
     this.pool.on('message', (report: SenderReport) => {
       if (report?.kind === 'stream-error') this.lastError = report.error;
@@ -181,7 +174,6 @@ class GrpcOutputImpl implements GrpcOutput {
 
   private async shutdown(timeoutMs: number): Promise<FlushResult> {
     const result = await this.flush(timeoutMs);
-    this.workerStopping = true;
     this.ring.requestClose();
     await this.pool.run({ kind: 'stop' }).catch(() => {});
     await this.pool.destroy();

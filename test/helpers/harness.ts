@@ -110,7 +110,7 @@ export interface ReceiverProcess {
 
 /** Starts `falco-grpc-output receive` and resolves once it says it is listening. */
 export async function startReceiverProcess(args: string[]): Promise<ReceiverProcess> {
-  const child = spawn(process.execPath, [CLI, 'receive', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'receive', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout!.resume();
