@@ -87,23 +87,56 @@ function emptySeries(): FloodSeries {
   return { tSec: [], emittedPerSec: [], ackedPerSec: [], droppedPerSec: [], ringFill: [], rssMB: [], emitP99Us: [] };
 }
 
+interface Pacing {
+  rate: number | 'max';
+  durationMs: number;
+  limit: number;
+}
+
 /**
- * Main-thread CPU per alert of the flood loop itself (making the alert, timing the call,
- * recording it) with an emit() that does nothing; subtracted so the report shows the peer's cost.
+ * The open loop: each tick calls emitOne for every alert due by now, so lateness becomes
+ * bursts and latency in the report instead of a silently lower rate. Resolves with the count.
  */
-function calibrateLoopCpu(makeAlert: (seq: number, ns: bigint) => AlertInput): number {
+function paceEmits(pacing: Pacing, emitOne: (seq: number) => void, afterTick: () => void): Promise<number> {
+  const start = performance.now();
+  let seq = 0;
+  return new Promise((resolve) => {
+    const tick = (): void => {
+      const elapsed = performance.now() - start;
+      if (seq >= pacing.limit || elapsed >= pacing.durationMs) return resolve(seq);
+      const due = pacing.rate === 'max' ? seq + 1000 : Math.floor((elapsed / 1000) * pacing.rate);
+      const until = Math.min(due, pacing.limit);
+      for (; seq < until; seq++) emitOne(seq);
+      afterTick();
+      // Yield to timers (the sampler, the receiver's control) between bursts.
+      if (pacing.rate === 'max') setImmediate(tick);
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+}
+
+/**
+ * Main-thread CPU per alert of the flood machinery itself (the paced loop, making the alert,
+ * timing and recording the call) with an emit() that does nothing, at the run's own pace;
+ * subtracted so the report shows what the peer costs.
+ */
+async function calibrateLoopCpu(pacing: Pacing, makeAlert: (seq: number, ns: bigint) => AlertInput): Promise<number> {
   const h = createHistogram();
-  const n = 200_000;
   const noop = (alert: AlertInput): boolean => alert !== null;
   const base = BigInt(Date.now()) * 1_000_000n;
   const cpu0 = mainThreadCpuMicros();
-  for (let i = 0; i < n; i++) {
-    const alert = makeAlert(i, base + BigInt(i));
-    const t0 = process.hrtime.bigint();
-    noop(alert);
-    h.record(Number(process.hrtime.bigint() - t0) || 1);
-  }
-  return (mainThreadCpuMicros() - cpu0) / n;
+  const n = await paceEmits(
+    pacing.rate === 'max' ? { rate: 'max', durationMs: Infinity, limit: 200_000 } : { ...pacing, durationMs: Math.min(2000, pacing.durationMs) },
+    (i) => {
+      const alert = makeAlert(i, base + BigInt(i));
+      const t0 = process.hrtime.bigint();
+      noop(alert);
+      h.record(Number(process.hrtime.bigint() - t0) || 1);
+    },
+    () => {},
+  );
+  return n > 0 ? (mainThreadCpuMicros() - cpu0) / n : 0;
 }
 
 export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
@@ -127,7 +160,6 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
   const pendingSeqs: number[] = [];
   const pendingTimes: number[] = [];
   let accepted = 0;
-  let seq = 0;
   let lastSample = { t: 0, accepted: 0, acked: 0, dropped: 0 };
   let rssMaxMB = 0;
 
@@ -190,7 +222,8 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
     }
   };
 
-  const loopCpuUs = calibrateLoopCpu(makeAlert);
+  const pacing: Pacing = { rate: opts.rate, durationMs, limit };
+  const loopCpuUs = await calibrateLoopCpu(pacing, makeAlert);
   loopDelay.enable();
   const cpuStart = mainThreadCpuMicros();
   const start = performance.now();
@@ -198,37 +231,25 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
   scheduleFaults();
   const sampler = setInterval(() => sample(performance.now() - start), sampleMs);
 
-  // Open loop: each tick emits everything due by now, so lateness becomes bursts and
-  // latency in the report instead of a silently lower rate.
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const elapsed = performance.now() - start;
-      if (seq >= limit || elapsed >= durationMs) return resolve();
-      const due = opts.rate === 'max' ? seq + 1000 : Math.floor((elapsed / 1000) * opts.rate);
-      const until = Math.min(due, limit);
-      while (seq < until) {
-        const alert = makeAlert(seq, baseNs + BigInt(seq));
-        const t0 = process.hrtime.bigint();
-        const ok = target.emit(alert);
-        const ns = Number(process.hrtime.bigint() - t0) || 1;
-        emitNs.record(ns);
-        intervalEmitNs.record(ns);
-        seq++;
-        if (ok) {
-          accepted++;
-          if (accepted % SEQ_SAMPLE_EVERY === 0) {
-            pendingSeqs.push(accepted);
-            pendingTimes.push(performance.now());
-          }
+  const emitted = await paceEmits(
+    pacing,
+    (i) => {
+      const alert = makeAlert(i, baseNs + BigInt(i));
+      const t0 = process.hrtime.bigint();
+      const ok = target.emit(alert);
+      const ns = Number(process.hrtime.bigint() - t0) || 1;
+      emitNs.record(ns);
+      intervalEmitNs.record(ns);
+      if (ok) {
+        accepted++;
+        if (accepted % SEQ_SAMPLE_EVERY === 0) {
+          pendingSeqs.push(accepted);
+          pendingTimes.push(performance.now());
         }
       }
-      resolveDeliveries(target.progress());
-      // Yield to timers (the sampler, the receiver's control) between bursts.
-      if (opts.rate === 'max') setImmediate(tick);
-      else setTimeout(tick, 1);
-    };
-    tick();
-  });
+    },
+    () => resolveDeliveries(target.progress()),
+  );
   for (const t of faultTimers) clearTimeout(t);
   if (fault.kind === 'stall') embedded?.control('resume');
 
@@ -244,7 +265,6 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
 
   const elapsedSec = (performance.now() - start) / 1000;
   const acked = progress.acked ?? accepted;
-  const emitted = seq;
   const distribution: Array<[number, number]> = [];
   for (const p of [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100]) {
     if (emitNs.count > 0) distribution.push([p, emitNs.percentile(p === 0 ? 0.0001 : p) / 1000]);
