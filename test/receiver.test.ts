@@ -57,6 +57,19 @@ describe('receiver', () => {
     expect(text).toContain('grpc.health.v1.Health');
   });
 
+  it('widens HTTP/2 flow control on each connection (the 64 KiB default caps throughput)', async () => {
+    const logged: string[] = [];
+    const sock = `unix://${join(tempDir(), 'window.sock')}`;
+    const rx = createReceiver({ listen: [sock], sink: new JsonLinesSink({ file: join(tempDir(), 'w.jsonl') }), log: (l) => logged.push(l) });
+    cleanups.push(() => rx.close());
+    await rx.start();
+    const output = createGrpcOutput({ target: sock });
+    cleanups.push(() => output.close());
+    await emitRange(output, 0, 100);
+    expect((await output.flush()).flushed).toBe(true);
+    expect(logged.filter((l) => l.includes('flow-control'))).toEqual([]);
+  });
+
   it('creates unix sockets owner/group-only (0660) and removes them on close', async () => {
     const path = join(tempDir(), 'perm.sock');
     await start([`unix://${path}`]);

@@ -3,6 +3,7 @@
 // and acknowledges what the sink accepted.
 
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import type { Http2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-check';
@@ -19,6 +20,8 @@ const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.
 const TRANSMITTER_SERVICE = 'falco.transmit.v1.Transmitter';
 /** Requests a stream may have in hand before the receiver stops reading it (HTTP/2 then pushes back). */
 const MAX_IN_HAND = 8;
+/** Per-stream HTTP/2 receive window the receiver grants (the default is 64 KiB). */
+const FLOW_CONTROL_WINDOW = 4 * 1024 * 1024;
 /** How long close() waits for the sink to finish the requests in hand. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -79,6 +82,8 @@ class ReceiverImpl implements Receiver {
   private bound: string[] = [];
   private unixPaths: string[] = [];
   private stopping = false;
+  private readonly widened = new WeakSet<Http2Session>();
+  private warnedNoSession = false;
   private closed: Promise<void> | null = null;
 
   constructor(private readonly opts: ReceiverOptions) {
@@ -160,6 +165,7 @@ class ReceiverImpl implements Receiver {
     const done = new Promise<void>((resolve) => (finish = resolve));
     const stream: StreamState = { call, inHand: 0, done, finish, ended: false };
     this.streams.add(stream);
+    this.widenFlowControl(call);
     call.sendMetadata(new grpc.Metadata()); // tells the transmitter the stream is up
     const peer = call.getPeer();
 
@@ -214,6 +220,28 @@ class ReceiverImpl implements Receiver {
     });
     call.on('error', () => end()); // client went away
     call.on('cancelled', () => end());
+  }
+
+  /**
+   * HTTP/2's default 64 KiB stream window lets a transmitter send only ~100 alerts per window
+   * update; grpc-js has no server option for it, so the receiver raises it on each new
+   * connection through the call's HTTP/2 session.
+   */
+  private widenFlowControl(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    const session = http2SessionOf(call);
+    if (!session) {
+      if (!this.warnedNoSession) this.log('falco-grpc-output receive: cannot reach the HTTP/2 session to widen its flow-control window; throughput is limited');
+      this.warnedNoSession = true;
+      return;
+    }
+    if (this.widened.has(session)) return;
+    this.widened.add(session);
+    try {
+      session.setLocalWindowSize(FLOW_CONTROL_WINDOW * 4);
+      session.settings({ initialWindowSize: FLOW_CONTROL_WINDOW });
+    } catch {
+      // a session already closing: nothing to widen
+    }
   }
 
   private async deliver(state: { handledThrough: number }, request: PublishEnvelope): Promise<number> {
@@ -284,6 +312,18 @@ class ReceiverImpl implements Receiver {
   stats(): ReceiverStats {
     return { ...this.counts, activeStreams: this.streams.size, producers: this.producers.size };
   }
+}
+
+/** The HTTP/2 session under a grpc-js server call (grpc-js keeps it in internal fields). */
+function http2SessionOf(call: object): Http2Session | null {
+  let node: unknown = call;
+  for (let depth = 0; depth < 4 && node && typeof node === 'object'; depth++) {
+    const stream = (node as { stream?: { session?: Http2Session } }).stream;
+    if (stream?.session) return stream.session;
+    const next = node as { call?: unknown; nextCall?: unknown };
+    node = next.call ?? next.nextCall;
+  }
+  return null;
 }
 
 function unixPath(addr: string): string {
