@@ -62,7 +62,8 @@ describe('delivery', () => {
     const sock = `unix://${join(tempDir(), 'late.sock')}`;
     const output = track(createGrpcOutput({ target: sock, reconnectInitialMs: 50, reconnectMaxMs: 200 }));
     for (let i = 0; i < 5000; i++) expect(output.emit(numberedAlert(i))).toBe(true);
-    await waitFor('a failed connection attempt', () => output.stats().reconnects > 0);
+    // The failure reason comes from the worker as a message, a moment after the counters.
+    await waitFor('a failed connection attempt', () => output.stats().reconnects > 0 && output.stats().lastError !== null);
     expect(output.stats()).toMatchObject({ emitted: 5000, acked: 0, pending: 5000, dropped: 0 });
     expect(output.stats().lastError).toMatch(/UNAVAILABLE/);
 
