@@ -4,11 +4,13 @@
 import { Command } from 'commander';
 import { receiveCommand } from './receive.js';
 import { floodCommand } from './flood.js';
+import { certsCommand } from './certs.js';
 
 const program = new Command('falco-grpc-output')
   .description("Falco's gRPC output, standalone: move security alerts over gRPC with mTLS")
   .addCommand(receiveCommand())
-  .addCommand(floodCommand());
+  .addCommand(floodCommand())
+  .addCommand(certsCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`falco-grpc-output: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -73,6 +73,7 @@ export const NO_VALUE = '<NA>';
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 const NANOS_PER_SECOND = 1_000_000_000n;
+const MAX_SAFE_SECONDS = BigInt(Number.MAX_SAFE_INTEGER);
 const DEFAULT_HOSTNAME = osHostname();
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -238,7 +239,7 @@ export class AlertEncoder {
   }
 
   private setSeconds(s: bigint): void {
-    if (s >= 0n && s <= BigInt(Number.MAX_SAFE_INTEGER)) this.seconds = Number(s);
+    if (s >= 0n && s <= MAX_SAFE_SECONDS) this.seconds = Number(s);
     else this.bigSeconds = s;
   }
 
