@@ -140,6 +140,57 @@ describe('bad input from the network', () => {
   });
 });
 
+describe('a failing or stuck receiver', () => {
+  it('a sink that fails once loses nothing: requests queued behind the failure are not taken as a gap', async () => {
+    let failures = 1;
+    const sink = new CollectingSink();
+    const failing = {
+      write: async (alerts: readonly Buffer[]) => {
+        if (failures > 0) {
+          failures--;
+          throw new Error('disk full');
+        }
+        await sink.write(alerts);
+      },
+    };
+    const sock = `unix://${join(tempDir(), 'fail.sock')}`;
+    await track(createReceiver({ listen: [sock], sink: failing, log: () => {} })).start();
+    const output = track(createGrpcOutput({ target: sock, batchAlerts: 10, reconnectInitialMs: 20 }));
+    for (let i = 0; i < 200; i++) output.emit(numberedAlert(i));
+    expect((await output.flush(20_000)).flushed).toBe(true);
+    expect(checkExactlyOnceInOrder(sink.alerts, 200)).toBeNull();
+    expect(output.stats()).toMatchObject({ acked: 200, dropped: 0 });
+  });
+
+  it('close() returns within its timeout while the receiver has stopped reading', async () => {
+    const sock = `unix://${join(tempDir(), 'stuck.sock')}`;
+    const never = { write: () => new Promise<void>(() => {}) };
+    const receiver = createReceiver({ listen: [sock], sink: never, log: () => {} });
+    await receiver.start();
+    const output = createGrpcOutput({ target: sock, bufferBytes: 4 * 1024 * 1024 });
+    for (let i = 0; i < 10_000; i++) output.emit({ ...numberedAlert(i), output: 'x'.repeat(300) });
+    await waitFor('the stream to back up', () => output.stats().sent > 0);
+    const t0 = performance.now();
+    const result = await output.close(1000);
+    expect(performance.now() - t0).toBeLessThan(8000);
+    expect(result.flushed).toBe(false);
+    expect(result.pending).toBeGreaterThan(0);
+    void receiver.close(); // its sink never finishes; it gives up on its own after a grace period
+  });
+
+  it('the reconnect backoff grows against a receiver that accepts streams and then fails each one', async () => {
+    const sock = `unix://${join(tempDir(), 'backoff.sock')}`;
+    const broken = { write: () => Promise.reject(new Error('broken sink')) };
+    await track(createReceiver({ listen: [sock], sink: broken, log: () => {} })).start();
+    const output = track(createGrpcOutput({ target: sock, reconnectInitialMs: 100, reconnectMaxMs: 5000 }));
+    output.emit(numberedAlert(0));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // ×1.6 from 100 ms: ~7 attempts fit in 3 s; without growth there would be ~25.
+    expect(output.stats().reconnects).toBeLessThanOrEqual(10);
+    expect(output.stats().reconnects).toBeGreaterThanOrEqual(3);
+  });
+});
+
 describe('bad input from the host', () => {
   it('an invalid alert throws a TypeError naming the field, is counted, and writes nothing', async () => {
     const sock = `unix://${join(tempDir(), 'inv.sock')}`;

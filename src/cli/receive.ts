@@ -49,7 +49,12 @@ export function receiveCommand(): Command {
     const stop = async (signal: string): Promise<void> => {
       process.stderr.write(`falco-grpc-output receive: ${signal}: finishing alerts in hand\n`);
       faults?.resume(); // a stalled sink would otherwise hold the requests in hand forever
-      await receiver.close();
+      try {
+        await receiver.close();
+      } catch (err) {
+        process.stderr.write(`falco-grpc-output receive: stopping failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      }
       const s = receiver.stats();
       process.stderr.write(
         `falco-grpc-output receive: stopped; accepted ${s.accepted}, duplicates skipped ${s.duplicates}, gaps ${s.gaps}\n`,

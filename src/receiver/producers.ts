@@ -1,9 +1,19 @@
 // Per-producer ordering and dedupe: the receiver side of the push contract's sequence numbers.
 
-/** What the receiver remembers of one producer. */
-interface ProducerState {
-  /** Highest sequence number handled (its alert accepted by the sink, or skipped as a duplicate). */
+/** The part of a producer's state that handling a request reads and updates. */
+export interface SequenceState {
+  /** Highest sequence number handled (its alert accepted by the sink, or skipped as a duplicate); -1 before the first. */
   handledThrough: number;
+  /**
+   * Set when the sink refused this producer's alerts: until the producer resends from
+   * handledThrough + 1, a later run is refused rather than taken as a gap, or the refused
+   * alerts would be skipped for good.
+   */
+  mustResume: boolean;
+}
+
+/** What the receiver remembers of one producer. */
+interface ProducerState extends SequenceState {
   /** The tail of this producer's request chain: requests run one after another, across streams. */
   chain: Promise<unknown>;
   lastSeen: number;
@@ -29,10 +39,10 @@ export class ProducerTable {
   }
 
   /** Runs `task` after every earlier task of the same producer. */
-  enqueue<T>(producerId: string, task: (state: { handledThrough: number }) => Promise<T>): Promise<T> {
+  enqueue<T>(producerId: string, task: (state: SequenceState) => Promise<T>): Promise<T> {
     let state = this.producers.get(producerId);
     if (!state) {
-      state = { handledThrough: -1, chain: Promise.resolve(), lastSeen: Date.now() };
+      state = { handledThrough: -1, mustResume: false, chain: Promise.resolve(), lastSeen: Date.now() };
       this.producers.set(producerId, state);
       this.evictIdle();
     }
@@ -53,7 +63,7 @@ export class ProducerTable {
  * Splits a run [firstSeq, firstSeq + alerts.length) against what was handled.
  * A producer first seen mid-sequence (the receiver restarted) starts where its run starts.
  */
-export function splitRun<T>(state: { handledThrough: number }, firstSeq: number, alerts: readonly T[]): RunOutcome<T> {
+export function splitRun<T>(state: SequenceState, firstSeq: number, alerts: readonly T[]): RunOutcome<T> {
   if (state.handledThrough < 0) state.handledThrough = firstSeq - 1;
   let gap = 0;
   if (firstSeq > state.handledThrough + 1) {

@@ -13,7 +13,7 @@ import { PublishAck } from '../gen/falco/transmit/v1/transmit.js';
 import { readPublishRequest, type PublishEnvelope } from '../codec/publish-request.js';
 import { loadTls, type TlsOptions } from '../tls/pem.js';
 import { JsonLinesSink, type Sink } from './sinks.js';
-import { ProducerTable, splitRun } from './producers.js';
+import { ProducerTable, splitRun, type SequenceState } from './producers.js';
 
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
 const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.proto', 'falco/version/version.proto'];
@@ -201,7 +201,10 @@ class ReceiverImpl implements Receiver {
       stream.inHand++;
       if (stream.inHand >= MAX_IN_HAND) call.pause();
       this.producers
-        .enqueue(request.producerId, (state) => this.deliver(state, request))
+        .enqueue(request.producerId, (state) =>
+          // A stream that ended (its sink failed) must not deliver what it still had queued.
+          stream.ended ? Promise.reject(new Error('stream ended')) : this.deliver(state, request),
+        )
         .then(
           (ackedThrough) => {
             if (!stream.ended) call.write(Buffer.from(PublishAck.encode({ ackedThrough: BigInt(ackedThrough) }).finish()));
@@ -209,8 +212,10 @@ class ReceiverImpl implements Receiver {
           },
           (err: unknown) => {
             // The sink refused: no ack, so the producer will resend after reconnecting.
-            this.log(`falco-grpc-output receive: sink failed: ${String(err)}`);
-            end({ code: grpc.status.UNAVAILABLE, details: `receiver sink failed: ${String(err)}` });
+            if (!stream.ended) {
+              this.log(`falco-grpc-output receive: sink failed: ${String(err)}`);
+              end({ code: grpc.status.UNAVAILABLE, details: `receiver sink failed: ${String(err)}` });
+            }
             settle();
           },
         );
@@ -244,8 +249,12 @@ class ReceiverImpl implements Receiver {
     }
   }
 
-  private async deliver(state: { handledThrough: number }, request: PublishEnvelope): Promise<number> {
+  private async deliver(state: SequenceState, request: PublishEnvelope): Promise<number> {
     const { firstSeq } = request;
+    if (state.mustResume && firstSeq > state.handledThrough + 1) {
+      // Queued behind a run the sink refused: taking it would turn the refused alerts into a gap.
+      throw new Error(`resend from #${state.handledThrough + 1}: the sink refused earlier alerts`);
+    }
     const run = splitRun(state, firstSeq, request.alerts);
     if (run.gap > 0) {
       this.counts.gaps += run.gap;
@@ -253,9 +262,15 @@ class ReceiverImpl implements Receiver {
     }
     this.counts.duplicates += run.duplicates;
     if (run.fresh.length > 0) {
-      await this.sink.write(run.fresh, request.producerId);
+      try {
+        await this.sink.write(run.fresh, request.producerId);
+      } catch (err) {
+        state.mustResume = true;
+        throw err;
+      }
       this.counts.accepted += run.fresh.length;
     }
+    state.mustResume = false;
     state.handledThrough = Math.max(state.handledThrough, firstSeq + request.alerts.length - 1);
     return state.handledThrough;
   }

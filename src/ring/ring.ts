@@ -29,6 +29,7 @@ const SENT = 9;
 const RESENT = 10;
 const RECONNECTS = 11;
 const GIVEN_UP = 12; // alerts the worker dropped because the receiver refused them
+const HIGHEST_SENT = 13; // highest sequence number ever sent, so a replacement worker knows it
 
 export const CONNECTION_STATES = ['idle', 'connecting', 'ready', 'backoff', 'closed'] as const;
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
@@ -294,6 +295,14 @@ export class RingConsumer extends RingView {
 
   addReconnect(): void {
     Atomics.add(this.big, RECONNECTS, 1n);
+  }
+
+  highestSent(): number {
+    return Number(Atomics.load(this.big, HIGHEST_SENT));
+  }
+
+  setHighestSent(seq: number): void {
+    Atomics.store(this.big, HIGHEST_SENT, BigInt(seq));
   }
 
   addGivenUp(n: number): void {

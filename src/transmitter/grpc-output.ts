@@ -9,6 +9,8 @@ import type { WorkerData, WorkerTask } from '../../workers/transmitter.js';
 import type { SenderReport } from './sender.js';
 
 const WORKER_FILE = new URL('../../workers/transmitter.js', import.meta.url).href;
+/** The least time close() gives the worker to end its stream, even after a flush timed out. */
+const STOP_GRACE_MS = 1500;
 
 export interface DropCounts {
   /** The ring had no room (the receiver is slow, stalled or down). */
@@ -173,11 +175,22 @@ class GrpcOutputImpl implements GrpcOutput {
   }
 
   private async shutdown(timeoutMs: number): Promise<FlushResult> {
-    const result = await this.flush(timeoutMs);
+    const started = performance.now();
+    await this.flush(timeoutMs);
     this.ring.requestClose();
-    await this.pool.run({ kind: 'stop' }).catch(() => {});
+    // The worker ends its stream (a moment for the last acks); a worker that cannot, e.g.
+    // wedged on a dead peer, is terminated by destroy() once the time is up.
+    const left = Math.max(STOP_GRACE_MS, timeoutMs - (performance.now() - started));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.pool.run({ kind: 'stop' }).catch(() => {}),
+      new Promise((resolve) => (timer = setTimeout(resolve, left))),
+    ]);
+    clearTimeout(timer);
     await this.pool.destroy();
     process.off('exit', this.onExit);
+    const pending = this.written - this.ring.ackedSeq();
+    const result: FlushResult = { flushed: pending === 0, pending };
     if (!result.flushed) {
       process.stderr.write(
         `falco-grpc-output: closed with ${result.pending} alert(s) not acknowledged by ${this.opts.sender.target}\n`,

@@ -85,7 +85,7 @@ export class Sender {
     this.producerIdBytes = Buffer.from(cfg.producerId, 'utf8');
     this.ackedSeq = ring.ackedSeq();
     this.nextSeq = this.ackedSeq + 1;
-    this.highestSent = this.ackedSeq;
+    this.highestSent = Math.max(this.ackedSeq, ring.highestSent());
     this.backoffMs = cfg.reconnectInitialMs;
     this.offsets = new Int32Array(cfg.batchAlerts);
     this.lengths = new Int32Array(cfg.batchAlerts);
@@ -149,7 +149,8 @@ export class Sender {
       call.on('metadata', () => {
         open = true;
         this.ring.setConnectionState('ready');
-        this.backoffMs = this.cfg.reconnectInitialMs;
+        // The backoff resets on an ack, not here: a receiver that accepts streams and then
+        // fails every one of them must still see the backoff grow.
       });
       call.on('data', (ack: PublishAck) => {
         this.onAck(Number(ack.ackedThrough));
@@ -203,9 +204,18 @@ export class Sender {
           const resent = Math.max(0, Math.min(this.highestSent, this.nextSeq - 1) - firstSeq + 1);
           if (resent > 0) this.ring.addResent(resent);
           this.highestSent = Math.max(this.highestSent, this.nextSeq - 1);
+          this.ring.setHighestSent(this.highestSent);
           this.ring.addSent(lastBatchSize);
           if (!call.write(request)) {
-            await new Promise<void>((resolve) => (wakeDrain = resolve));
+            // A receiver that stops reading never drains; the host closing must still get through.
+            await new Promise<void>((resolve) => {
+              const watch = setInterval(() => this.ring.closing() && wake(), 50);
+              const wake = (): void => {
+                clearInterval(watch);
+                resolve();
+              };
+              wakeDrain = wake;
+            });
             wakeDrain = null;
           }
         }
