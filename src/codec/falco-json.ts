@@ -1,7 +1,7 @@
 // Falco's JSON alert line, as Falco writes it with json_output: true.
 
 import type { response } from '../gen/falco/outputs/outputs.js';
-import { NO_VALUE, PRIORITY_NAMES } from './alert.js';
+import { NO_VALUE, PRIORITY_NAMES, type AlertInput } from './alert.js';
 
 const PRIORITY_LABELS: readonly string[] = PRIORITY_NAMES;
 
@@ -25,4 +25,59 @@ export function toFalcoJsonLine(alert: response): string {
     `"source":${JSON.stringify(alert.source)},"tags":${JSON.stringify(alert.tags)},"time":"${time}",` +
     `"output_fields":{${fields}}}`
   );
+}
+
+/** Thrown for a line that is not a Falco JSON alert; the message says why. */
+export class MalformedAlertLineError extends Error {}
+
+/**
+ * Quotes integer literals too long for a double (Falco's evt.time is nanoseconds, beyond
+ * 2^53), so JSON.parse keeps every digit; the encoder stringifies field values anyway.
+ */
+function quoteLongIntegers(line: string): string {
+  let out = '';
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    const startsNumber = c === 0x2d || (c >= 0x30 && c <= 0x39);
+    if (!startsNumber) continue;
+    let j = i + 1;
+    while (j < line.length && line.charCodeAt(j) >= 0x30 && line.charCodeAt(j) <= 0x39) j++;
+    const next = line.charCodeAt(j);
+    const isInteger = next !== 0x2e && next !== 0x65 && next !== 0x45; // no fraction, no exponent
+    if (isInteger && j - i > 15) {
+      out += `${line.slice(from, i)}"${line.slice(i, j)}"`;
+      from = j;
+    }
+    i = j - 1;
+  }
+  return from === 0 ? line : out + line.slice(from);
+}
+
+/** One of Falco's JSON output lines as an alert for emit(); throws MalformedAlertLineError. */
+export function parseFalcoJsonLine(line: string): AlertInput {
+  let value: unknown;
+  try {
+    value = JSON.parse(quoteLongIntegers(line));
+  } catch (err) {
+    throw new MalformedAlertLineError(`not JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new MalformedAlertLineError('not a JSON object');
+  }
+  const alert = value as Record<string, unknown>;
+  for (const key of ['rule', 'priority', 'time'] as const) {
+    if (typeof alert[key] !== 'string') throw new MalformedAlertLineError(`"${key}" must be a string`);
+  }
+  return alert as unknown as AlertInput;
 }
