@@ -5,9 +5,11 @@ import { Command } from 'commander';
 import { receiveCommand } from './receive.js';
 import { floodCommand } from './flood.js';
 import { certsCommand } from './certs.js';
+import { sendCommand } from './send.js';
 
 const program = new Command('falco-grpc-output')
   .description("Falco's gRPC output, standalone: move security alerts over gRPC with mTLS")
+  .addCommand(sendCommand())
   .addCommand(receiveCommand())
   .addCommand(floodCommand())
   .addCommand(certsCommand());
