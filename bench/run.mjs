@@ -83,8 +83,8 @@ function runPeer(peer, options) {
 const results = {}; // scenario → peer → { median, runs }
 const chartRuns = [];
 for (const key of chosen) {
+  if (!SCENARIOS[key]) throw new Error(`unknown scenario ${key}; one of ${Object.keys(SCENARIOS).join(', ')}`);
   const { peers, ...options } = SCENARIOS[key];
-  if (!options) throw new Error(`unknown scenario ${key}; one of ${Object.keys(SCENARIOS).join(', ')}`);
   results[key] = {};
   const runs = Object.fromEntries(peers.map((p) => [p, []]));
   // Interleave peers within each repetition, so machine noise hits them alike.

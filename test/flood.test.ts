@@ -89,8 +89,8 @@ describe('flood', () => {
   });
 
   it('receiver restart-every:S: the transmitter reconnects and loses nothing', () => {
-    const { code, report } = flood(['--rate', '2000', '--duration', '3', '--receiver', 'restart-every:1']);
-    expect(code).toBe(0);
+    const { code, report, stderr } = flood(['--rate', '2000', '--duration', '3', '--receiver', 'restart-every:1']);
+    expect(code, stderr).toBe(0);
     expect(report.reconnects).toBeGreaterThanOrEqual(1);
     expect(report.acked).toBe(report.emitted);
   });

@@ -104,11 +104,26 @@ export class EmbeddedReceiver {
     this.child?.stdin?.write(`${line}\n`);
   }
 
-  /** SIGTERM (it acks what it has in hand), then the same receiver again on the same address. */
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.spawn(this.args);
-    this.restarts++;
+  private restarting: Promise<void> | null = null;
+
+  /**
+   * SIGTERM (it acks what it has in hand), then the same receiver again on the same address.
+   * A restart asked for while one is under way is skipped: overlapping ones would kill each
+   * other's new child.
+   */
+  restart(): Promise<void> {
+    this.restarting ??= (async () => {
+      try {
+        await this.stop();
+        await this.spawn(this.args);
+        this.restarts++;
+      } catch (err) {
+        process.stderr.write(`falco-grpc-output flood: embedded receiver restart failed: ${(err as Error).message}\n`);
+      } finally {
+        this.restarting = null;
+      }
+    })();
+    return this.restarting;
   }
 
   async stop(): Promise<void> {
@@ -121,6 +136,7 @@ export class EmbeddedReceiver {
   }
 
   async close(): Promise<void> {
+    await this.restarting;
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -210,12 +210,13 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
 
   // Fault schedule, relative to the start of emitting.
   const faultTimers: NodeJS.Timeout[] = [];
-  const stallStartMs = fault.kind === 'stall' ? Math.max(0, (durationMs - fault.seconds * 1000) / 2) : 0;
   const scheduleFaults = (): void => {
     if (!embedded) return;
     if (fault.kind === 'stall') {
-      faultTimers.push(setTimeout(() => embedded.control('stall'), Number.isFinite(stallStartMs) ? stallStartMs : 1000));
-      faultTimers.push(setTimeout(() => embedded.control('resume'), (Number.isFinite(stallStartMs) ? stallStartMs : 1000) + fault.seconds * 1000));
+      // Mid-run for a timed flood; after 1 s when only a count bounds it.
+      const startMs = Number.isFinite(durationMs) ? Math.max(0, (durationMs - fault.seconds * 1000) / 2) : 1000;
+      faultTimers.push(setTimeout(() => embedded.control('stall'), startMs));
+      faultTimers.push(setTimeout(() => embedded.control('resume'), startMs + fault.seconds * 1000));
     } else if (fault.kind === 'restart-every') {
       const timer = setInterval(() => void embedded.restart(), fault.seconds * 1000);
       faultTimers.push(timer);

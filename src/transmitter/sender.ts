@@ -186,9 +186,12 @@ export class Sender {
             // While alerts keep coming, poll on a timer: the host thread then never pays for
             // an Atomics.notify (a futex wake, microseconds on a VM). Only after a quiet
             // spell does the worker sleep and ask to be notified.
-            if (performance.now() - lastData < POLL_BEFORE_SLEEP_MS) await sleep(Math.max(1, this.cfg.lingerMs));
-            else await this.ring.waitForData(100);
-            // Let a burst accumulate into one batch instead of sending a record at a time.
+            // The poll interval doubles as the linger that lets a burst become one batch.
+            if (performance.now() - lastData < POLL_BEFORE_SLEEP_MS) {
+              await sleep(Math.max(1, this.cfg.lingerMs));
+              continue;
+            }
+            await this.ring.waitForData(100);
             if (this.cfg.lingerMs > 0 && this.ring.unreadBytes() < this.cfg.batchBytes / 2) await sleep(this.cfg.lingerMs);
             continue;
           }
