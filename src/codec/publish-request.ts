@@ -7,6 +7,8 @@ export interface PublishEnvelope {
   firstSeq: number;
   /** Each alert's encoded falco.outputs.response, as a view into the request's bytes. */
   alerts: Buffer[];
+  /** Each alert's priority (falco.schema.priority: 0 EMERGENCY ... 7 DEBUG), read while checking it. */
+  priorities: number[];
 }
 
 /** Thrown for bytes that are not a well-formed PublishRequest; the message says what and where. */
@@ -72,10 +74,14 @@ class Reader {
 /** Wire types of falco.outputs.response's fields 1-9 (time, priority, ... source). */
 const RESPONSE_WIRE_TYPES = [-1, 2, 0, 0, 2, 2, 2, 2, 2, 2];
 
-/** Checks an alert's top-level structure: known fields have the right wire type, lengths fit. */
-function checkAlert(buf: Buffer, start: number, end: number, index: number): void {
+/**
+ * Checks an alert's top-level structure (known fields have the right wire type, lengths fit) and
+ * returns its priority, which --min-priority needs without decoding the alert.
+ */
+function checkAlert(buf: Buffer, start: number, end: number, index: number): number {
   const r = new Reader(buf, end);
   r.pos = start;
+  let priority = 0; // proto3 default: EMERGENCY
   while (r.pos < end) {
     const tagAt = r.pos;
     const tag = r.varint('tag');
@@ -86,8 +92,10 @@ function checkAlert(buf: Buffer, start: number, end: number, index: number): voi
     if (expected !== undefined && wireType !== expected) {
       throw new MalformedMessageError(`alerts[${index}]: field ${field} has wire type ${wireType}, expected ${expected}`);
     }
-    r.skip(wireType, tagAt);
+    if (field === 2) priority = r.varint('priority');
+    else r.skip(wireType, tagAt);
   }
+  return priority;
 }
 
 export function readPublishRequest(buf: Buffer): PublishEnvelope {
@@ -95,6 +103,7 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
   let producerId = '';
   let firstSeq = 0;
   const alerts: Buffer[] = [];
+  const priorities: number[] = [];
   while (r.pos < buf.length) {
     const tagAt = r.pos;
     const tag = r.varint('tag');
@@ -109,7 +118,7 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
         break;
       case 0x1a: {
         const [s, e] = r.bytes(`alerts[${alerts.length}]`);
-        checkAlert(buf, s, e, alerts.length);
+        priorities.push(checkAlert(buf, s, e, alerts.length));
         alerts.push(buf.subarray(s, e));
         break;
       }
@@ -123,5 +132,5 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
   }
   if (producerId === '') throw new MalformedMessageError('producer_id is empty');
   if (alerts.length > 0 && firstSeq < 1) throw new MalformedMessageError('first_seq must be >= 1');
-  return { producerId, firstSeq, alerts };
+  return { producerId, firstSeq, alerts, priorities };
 }

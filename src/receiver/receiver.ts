@@ -14,6 +14,9 @@ import { readPublishRequest, type PublishEnvelope } from '../codec/publish-reque
 import { loadTls, type TlsOptions } from '../tls/pem.js';
 import { JsonLinesSink, type Sink } from './sinks.js';
 import { ProducerTable, splitRun, type SequenceState } from './producers.js';
+import { PRIORITY_NAMES, priorityFromName } from '../codec/alert.js';
+import { http2SessionOf } from './grpc-internals.js';
+import { SubscriptionHub, type SubscriptionOptions } from './subscriptions.js';
 
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
 const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.proto', 'falco/version/version.proto'];
@@ -36,6 +39,18 @@ export interface ReceiverOptions {
   sink?: Sink;
   /** Largest PublishRequest accepted; larger ones end their stream with RESOURCE_EXHAUSTED. Default 16 MiB. */
   maxMessageBytes?: number;
+  /**
+   * Falco's subscription API (falco.outputs.service sub/get): per-subscriber queue and history
+   * sizes, default 10,000 alerts each; `false` leaves it out (Falco's grpc_output.enabled: false).
+   * falco.version.service is always served.
+   */
+  subscriptions?: SubscriptionOptions | false;
+  /**
+   * Least severe priority passed on to the sink and subscribers (Falco's ordering: 0 Emergency ...
+   * 7 Debug; a name such as "warning" or its number). Less severe alerts are acknowledged and
+   * counted as `filtered`. Default: everything.
+   */
+  minPriority?: string | number;
   /** Where to report protocol problems. Default stderr. */
   log?: (line: string) => void;
 }
@@ -43,6 +58,8 @@ export interface ReceiverOptions {
 export interface ReceiverStats {
   /** Alerts the sink accepted. */
   accepted: number;
+  /** Alerts acknowledged but not passed on, being less severe than minPriority. */
+  filtered: number;
   /** Alerts skipped because they were already handled (resends). */
   duplicates: number;
   /** Sequence numbers that never arrived (a producer skipped them). */
@@ -53,6 +70,10 @@ export interface ReceiverStats {
   rejectedStreams: number;
   activeStreams: number;
   producers: number;
+  /** Clients subscribed through falco.outputs.service/sub. */
+  subscribers: number;
+  /** Alerts dropped from subscribers' own queues (a slow subscriber loses its oldest). */
+  subscriberDrops: number;
 }
 
 export interface Receiver {
@@ -78,11 +99,13 @@ class ReceiverImpl implements Receiver {
   private readonly streams = new Set<StreamState>();
   private readonly health = new HealthImplementation({ '': 'SERVING', [TRANSMITTER_SERVICE]: 'SERVING' });
   private readonly log: (line: string) => void;
-  private readonly counts = { accepted: 0, duplicates: 0, gaps: 0, requests: 0, rejectedStreams: 0 };
+  private readonly counts = { accepted: 0, filtered: 0, duplicates: 0, gaps: 0, requests: 0, rejectedStreams: 0 };
   private bound: string[] = [];
   private unixPaths: string[] = [];
   private stopping = false;
   private readonly widened = new WeakSet<Http2Session>();
+  private readonly hub: SubscriptionHub;
+  private readonly minPriority: number;
   private warnedNoSession = false;
   private closed: Promise<void> | null = null;
 
@@ -93,6 +116,7 @@ class ReceiverImpl implements Receiver {
         throw new Error(`createReceiver: ${addr} is a TCP address: give tls { cert, key, ca } for mTLS, or insecure: true`);
       }
     }
+    this.minPriority = resolveMinPriority(opts.minPriority);
     this.sink = opts.sink ?? new JsonLinesSink();
     this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.server = new grpc.Server({
@@ -115,6 +139,8 @@ class ReceiverImpl implements Receiver {
       },
       { Publish: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.publish(call) },
     );
+    this.hub = new SubscriptionHub(opts.subscriptions === false ? {} : opts.subscriptions);
+    this.hub.addToServer(this.server, { outputs: opts.subscriptions !== false });
     this.health.addToServer(this.server);
     const definition = protoLoader.loadSync([...PROTO_FILES, HEALTH_PROTO], { includeDirs: [PROTO_DIR], keepCase: true });
     new ReflectionService(definition).addToServer(this.server);
@@ -255,24 +281,35 @@ class ReceiverImpl implements Receiver {
       // Queued behind a run the sink refused: taking it would turn the refused alerts into a gap.
       throw new Error(`resend from #${state.handledThrough + 1}: the sink refused earlier alerts`);
     }
-    const run = splitRun(state, firstSeq, request.alerts);
+    const run = splitRun(state, firstSeq, this.minPriority < 7 ? this.severeEnough(request) : request.alerts);
     if (run.gap > 0) {
       this.counts.gaps += run.gap;
       this.log(`falco-grpc-output receive: producer ${request.producerId} skipped ${run.gap} sequence number(s) before #${firstSeq}`);
     }
     this.counts.duplicates += run.duplicates;
-    if (run.fresh.length > 0) {
+    const fresh = run.fresh.filter((alert): alert is Buffer => alert !== null);
+    this.counts.filtered += run.fresh.length - fresh.length;
+    if (fresh.length > 0) {
       try {
-        await this.sink.write(run.fresh, request.producerId);
+        await this.sink.write(fresh, request.producerId);
       } catch (err) {
         state.mustResume = true;
         throw err;
       }
-      this.counts.accepted += run.fresh.length;
+      this.counts.accepted += fresh.length;
+      this.hub.publish(fresh);
     }
     state.mustResume = false;
     state.handledThrough = Math.max(state.handledThrough, firstSeq + request.alerts.length - 1);
     return state.handledThrough;
+  }
+
+  /**
+   * The request's alerts with the less severe ones replaced by null: they keep their sequence
+   * numbers (so they are acknowledged, never seen as gaps) but reach no sink or subscriber.
+   */
+  private severeEnough(request: PublishEnvelope): Array<Buffer | null> {
+    return request.alerts.map((alert, i) => (request.priorities[i]! <= this.minPriority ? alert : null));
   }
 
   close(): Promise<void> {
@@ -305,6 +342,7 @@ class ReceiverImpl implements Receiver {
     clearTimeout(timer);
     if (gaveUp) this.log(`falco-grpc-output receive: requests still in hand after ${SHUTDOWN_GRACE_MS} ms; stopping without their acks`);
     await this.sink.close?.();
+    this.hub.closeAll();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -325,26 +363,25 @@ class ReceiverImpl implements Receiver {
   }
 
   stats(): ReceiverStats {
-    return { ...this.counts, activeStreams: this.streams.size, producers: this.producers.size };
+    return { ...this.counts, activeStreams: this.streams.size, producers: this.producers.size, ...this.hub.stats() };
   }
 }
 
 /** The HTTP/2 session under a grpc-js server call (grpc-js keeps it in internal fields). */
-function http2SessionOf(call: object): Http2Session | null {
-  let node: unknown = call;
-  for (let depth = 0; depth < 4 && node && typeof node === 'object'; depth++) {
-    const stream = (node as { stream?: { session?: Http2Session } }).stream;
-    if (stream?.session) return stream.session;
-    const next = node as { call?: unknown; nextCall?: unknown };
-    node = next.call ?? next.nextCall;
-  }
-  return null;
-}
-
 function unixPath(addr: string): string {
   return addr.replace(/^unix:(\/\/)?/, '');
 }
 
 export function createReceiver(options: ReceiverOptions): Receiver {
   return new ReceiverImpl(options);
+}
+
+/** A priority name or number as Falco's enum value; the least severe (7, Debug) when absent. */
+function resolveMinPriority(value: string | number | undefined): number {
+  if (value === undefined) return 7;
+  const n = typeof value === 'number' ? value : priorityFromName(value);
+  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 7) {
+    throw new RangeError(`createReceiver: minPriority must be one of ${PRIORITY_NAMES.join(', ')} (or 0-7), got ${String(value)}`);
+  }
+  return n;
 }
