@@ -1,7 +1,27 @@
 // Public API of falco-grpc-output.
 
 export { createGrpcOutput } from './transmitter/grpc-output.js';
-export type { GrpcOutput, OutputStats, DropCounts, FlushResult } from './transmitter/grpc-output.js';
+export type { GrpcOutput } from './transmitter/grpc-output.js';
+export type { Output, OutputStats, DropCounts, FlushResult, QueueOptions } from './outputs/output.js';
+export {
+  createOutputs,
+  createStdoutOutput,
+  createFileOutput,
+  createProgramOutput,
+  createSyslogOutput,
+  createHttpOutput,
+  Outputs,
+} from './outputs/create-outputs.js';
+export type { OutputsOptions, OutputsStats, ClassicOutputOptions } from './outputs/create-outputs.js';
+export type {
+  FormatOptions,
+  StdoutOutputOptions,
+  FileOutputOptions,
+  ProgramOutputOptions,
+  SyslogOutputOptions,
+  HttpOutputOptions,
+} from './outputs/types.js';
+export { formatterFor, toFalcoTextLine } from './outputs/format.js';
 export type { GrpcOutputOptions } from './transmitter/options.js';
 export type { AlertInput, AlertTime, OutputFieldValue } from './codec/alert.js';
 export { PRIORITY_NAMES } from './codec/alert.js';

@@ -11,19 +11,28 @@ export function formatTime(seconds: bigint, nanos: number): string {
   return `${iso.slice(0, 19)}.${String(nanos).padStart(9, '0')}Z`;
 }
 
+/** Falco's json_include_*_property switches: which optional properties a JSON line carries. */
+export interface JsonIncludes {
+  output: boolean;
+  tags: boolean;
+  outputFields: boolean;
+}
+
+const ALL: JsonIncludes = { output: true, tags: true, outputFields: true };
+
 /** One alert as a Falco JSON line (no newline). Field order follows Falco's. */
-export function toFalcoJsonLine(alert: response): string {
+export function toFalcoJsonLine(alert: response, include: JsonIncludes = ALL): string {
   const time = alert.time ? formatTime(alert.time.seconds, alert.time.nanos) : formatTime(0n, 0);
   let fields = '';
-  for (const key in alert.outputFields) {
+  if (include.outputFields) for (const key in alert.outputFields) {
     const value = alert.outputFields[key]!;
     fields += `${fields === '' ? '' : ','}${JSON.stringify(key)}:${value === NO_VALUE ? 'null' : JSON.stringify(value)}`;
   }
   return (
-    `{"hostname":${JSON.stringify(alert.hostname)},"output":${JSON.stringify(alert.output)},` +
+    `{"hostname":${JSON.stringify(alert.hostname)},${include.output ? `"output":${JSON.stringify(alert.output)},` : ''}` +
     `"priority":"${PRIORITY_LABELS[alert.priority] ?? 'Debug'}","rule":${JSON.stringify(alert.rule)},` +
-    `"source":${JSON.stringify(alert.source)},"tags":${JSON.stringify(alert.tags)},"time":"${time}",` +
-    `"output_fields":{${fields}}}`
+    `"source":${JSON.stringify(alert.source)},${include.tags ? `"tags":${JSON.stringify(alert.tags)},` : ''}"time":"${time}"` +
+    (include.outputFields ? `,"output_fields":{${fields}}}` : '}')
   );
 }
 

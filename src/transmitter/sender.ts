@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { PublishAck } from '../gen/falco/transmit/v1/transmit.js';
 import type { RingConsumer } from '../ring/ring.js';
 import type { SenderConfig } from './options.js';
+import type { WorkerReport } from '../outputs/worker-data.js';
 import { varintSize } from '../codec/alert.js';
 
 const PUBLISH_PATH = '/falco.transmit.v1.Transmitter/Publish';
@@ -44,12 +45,6 @@ export function channelOptions(cfg: SenderConfig): grpc.ChannelOptions {
   return options;
 }
 
-/** What the worker tells the host besides the ring counters. */
-export interface SenderReport {
-  kind: 'stream-error';
-  /** gRPC status name and details, e.g. "UNAVAILABLE: No connection established". */
-  error: string;
-}
 
 interface StreamEnd {
   code: grpc.status;
@@ -113,7 +108,7 @@ export class Sender {
   }
 
   private report(error: string): void {
-    const report: SenderReport = { kind: 'stream-error', error };
+    const report: WorkerReport = { kind: 'error', error }; // gRPC status name and details
     parentPort?.postMessage(report);
   }
 

@@ -1,0 +1,103 @@
+// The worker-side loop of a classic output: reads records from the ring, decodes and formats
+// them, hands each batch to the channel, and frees ring space once the channel has delivered
+// or given up on it. Like the gRPC sender it never blocks its thread: waits are Atomics.waitAsync.
+
+import { parentPort } from 'node:worker_threads';
+import { response } from '../gen/falco/outputs/outputs.js';
+import type { RingConsumer } from '../ring/ring.js';
+import type { Channel, ChannelItem, DeliveryReport } from './channel.js';
+import { formatterFor, type Formatter } from './format.js';
+import type { FormatOptions } from './types.js';
+import type { WorkerReport } from './worker-data.js';
+
+/** How long an idle drain sleeps before checking for close on its own. */
+const IDLE_WAIT_MS = 1000;
+/** How often a delivery in progress checks whether the host is closing (to stop retries). */
+const CLOSE_CHECK_MS = 100;
+
+export class ChannelDrain {
+  private readonly format: Formatter;
+  private readonly abort = new AbortController();
+  private acked: number;
+  private failing = false;
+
+  constructor(
+    private readonly ring: RingConsumer,
+    private readonly channel: Channel,
+    format: FormatOptions,
+    private readonly batchAlerts: number,
+  ) {
+    this.format = formatterFor(format);
+    this.acked = ring.ackedSeq(); // a replacement worker resumes after the last delivered alert
+  }
+
+  reopen(): void {
+    this.channel.reopen?.();
+  }
+
+  async run(): Promise<void> {
+    this.ring.setConnectionState('ready');
+    // The host closes only after its flush timed out or completed: retries would outlive it.
+    const closeWatch = setInterval(() => {
+      if (this.ring.closing()) this.abort.abort();
+    }, CLOSE_CHECK_MS);
+    try {
+      for (;;) {
+        const items = this.readBatch();
+        if (items.length > 0) {
+          this.settle(items.length, await this.deliver(items));
+        } else if (this.ring.closing()) {
+          break;
+        } else {
+          await this.ring.waitForData(IDLE_WAIT_MS);
+        }
+      }
+    } finally {
+      clearInterval(closeWatch);
+      await this.channel.close();
+      this.ring.setConnectionState('closed');
+    }
+  }
+
+  private readBatch(): ChannelItem[] {
+    const items: ChannelItem[] = [];
+    while (items.length < this.batchAlerts) {
+      const record = this.ring.read();
+      if (record === null) break;
+      // A copy out of shared memory: TextDecoder refuses views of a SharedArrayBuffer.
+      const alert = response.decode(this.ring.data.slice(record.offset, record.offset + record.length));
+      items.push({ alert, line: this.format(alert) });
+    }
+    return items;
+  }
+
+  private async deliver(items: readonly ChannelItem[]): Promise<DeliveryReport> {
+    try {
+      const report = await this.channel.deliver(items, this.abort.signal);
+      if (report.delivered + report.failed !== items.length) {
+        return { delivered: report.delivered, failed: items.length - report.delivered, error: report.error ?? 'the channel lost count of a batch' };
+      }
+      return report;
+    } catch (err) {
+      // The contract says deliver() never rejects; if one does, its batch is failed, not lost.
+      return { delivered: 0, failed: items.length, error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private settle(count: number, report: DeliveryReport): void {
+    this.acked += count;
+    this.ring.addSent(count);
+    if (report.failed > 0) {
+      this.ring.addGivenUp(report.failed);
+      const message: WorkerReport = { kind: 'error', error: report.error ?? `${report.failed} alert(s) not delivered` };
+      parentPort?.postMessage(message);
+      this.failing = true;
+      this.ring.setConnectionState('backoff');
+    } else if (this.failing) {
+      this.failing = false;
+      this.ring.addReconnect();
+      this.ring.setConnectionState('ready');
+    }
+    this.ring.release(count, this.acked);
+  }
+}
