@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, startReceiverProcess } from './helpers/harness.js';
+import { asWrittenBack, CLI, startReceiverProcess } from './helpers/harness.js';
 import { tempDir } from './helpers/pki.js';
 
 const DATA = fileURLToPath(new URL('./fixtures/falco-alerts.jsonl', import.meta.url));
@@ -16,13 +16,6 @@ function send(args: string[], stdin?: string): Promise<{ code: number | null; st
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdin.end(stdin ?? '');
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
-}
-
-/** A Falco line as the receiver writes it back (output_fields as strings, null kept). */
-function asWrittenBack(line: string): unknown {
-  const obj = JSON.parse(line.replace(/("evt\.time":)(\d+)/, '$1"$2"')) as { output_fields?: Record<string, unknown> };
-  const fields = Object.fromEntries(Object.entries(obj.output_fields ?? {}).map(([k, v]) => [k, v === null ? null : String(v)]));
-  return { ...obj, output_fields: fields };
 }
 
 describe('send', () => {

@@ -1,61 +1,167 @@
-// `falco-grpc-output send`: Falco's JSON output lines (stdin or a file) into the transmitter,
-// the bridge from Falco 0.44's json_output to gRPC.
+// `falco-grpc-output send`: Falco's JSON alerts into the transmitter, the bridge from Falco
+// 0.44's outputs to gRPC: lines from stdin or a file (followed as it grows with --follow), or
+// http_output's POSTs (--http-listen).
 
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
-import { createGrpcOutput } from '../transmitter/grpc-output.js';
+import { createGrpcOutput, type GrpcOutput } from '../transmitter/grpc-output.js';
 import { parseFalcoJsonLine } from '../codec/falco-json.js';
+import { followFile } from '../input/follow-file.js';
+import { parseListenAddress, startHttpListener, type Delivery } from '../input/http-listener.js';
+import { createSendCounters, type SendCounters } from '../input/counters.js';
+import type { AlertInput } from '../codec/alert.js';
 import { addTlsFlags, tlsFromFlags, type TlsFlags } from './tls-flags.js';
 
 interface SendFlags extends TlsFlags {
   target: string;
   input?: string;
+  follow?: boolean;
+  fromEnd?: boolean;
+  httpListen?: string;
   bufferBytes?: string;
   flushTimeout: string;
 }
 
+/** One input line and where it came from, for error messages. */
+interface SourceLine {
+  where: string;
+  text: string;
+}
+
+function say(message: string): void {
+  process.stderr.write(`falco-grpc-output send: ${message}\n`);
+}
+
+function checkModes(flags: SendFlags): void {
+  if (flags.httpListen !== undefined && (flags.input !== undefined || flags.follow || flags.fromEnd)) {
+    throw new Error('--http-listen takes alerts over HTTP only; run a second send for --input/--follow');
+  }
+  if (flags.follow && flags.input === undefined) {
+    throw new Error('--follow needs --input FILE (stdin is read to its end without it)');
+  }
+  if (flags.fromEnd && !flags.follow) throw new Error('--from-end goes with --follow');
+  if (flags.httpListen !== undefined) parseListenAddress(flags.httpListen);
+}
+
+/** Aborts on the first SIGINT or SIGTERM; a second one exits at once. */
+function stopOnSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      say(`${signal} again: exiting without waiting for acks`);
+      process.exit(1);
+    }
+    say(`${signal}: finishing`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+async function* readLines(input: NodeJS.ReadableStream, name: (lineNo: number) => string): AsyncGenerator<SourceLine> {
+  let lineNo = 0;
+  for await (const text of createInterface({ input, crlfDelay: Infinity })) yield { where: name(++lineNo), text };
+}
+
+async function* followLines(file: string, fromEnd: boolean, signal: AbortSignal): AsyncGenerator<SourceLine> {
+  for await (const line of followFile(file, { fromEnd, signal, onNotice: say })) {
+    yield { where: `${line.file}:${line.lineNo}`, text: line.text };
+  }
+}
+
+function lineSource(flags: SendFlags): AsyncIterable<SourceLine> {
+  if (flags.input === undefined) return readLines(process.stdin, (n) => `line ${n}`);
+  const file = flags.input;
+  if (flags.follow) return followLines(file, flags.fromEnd === true, stopOnSignal());
+  return readLines(createReadStream(file), (n) => `${file}:${n}`);
+}
+
+async function sendLines(source: AsyncIterable<SourceLine>, output: GrpcOutput, counters: SendCounters): Promise<void> {
+  for await (const { where, text } of source) {
+    if (text.trim() === '') continue;
+    counters.read++;
+    try {
+      output.emit(parseFalcoJsonLine(text));
+    } catch (err) {
+      counters.malformed++;
+      say(`${where}: ${(err as Error).message}; skipped`);
+    }
+  }
+}
+
+/** Serves http_output until a signal, then stops accepting and lets the requests in hand finish. */
+async function serveHttp(listen: string, output: GrpcOutput, counters: SendCounters): Promise<void> {
+  const stop = stopOnSignal();
+  let tooLargeSeen = 0;
+  let ringFull = false;
+  const deliver = (alert: AlertInput): Delivery => {
+    if (output.emit(alert)) {
+      ringFull = false;
+      return 'accepted';
+    }
+    const { too_large } = output.stats().drops;
+    if (too_large === tooLargeSeen) return 'full';
+    tooLargeSeen = too_large;
+    return 'too_large';
+  };
+  const listener = await startHttpListener({
+    listen,
+    counters,
+    deliver,
+    onRefused: ({ requestNo, from, status, reason }) => {
+      // A full ring is the receiver's trouble, not the poster's: say so once, not per request.
+      if (status !== 503) say(`request ${requestNo} from ${from}: ${reason}`);
+      else if (!ringFull) say('transmitter buffer full: dropping alerts (answering 503) until there is room');
+      ringFull ||= status === 503;
+    },
+  });
+  say(`listening on ${listener.url}`);
+  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+  await listener.close();
+}
+
+async function finish(output: GrpcOutput, counters: SendCounters, flushMs: number): Promise<void> {
+  const flushed = await output.close(flushMs);
+  const s = output.stats();
+  say(
+    `read ${counters.read}, sent ${s.emitted - s.drops.invalid}, acked ${s.acked}, ` +
+      `dropped ${s.drops.full + s.drops.too_large + s.drops.rejected}, malformed ${counters.malformed}`,
+  );
+  const answers = Object.entries(counters.httpResponses);
+  if (answers.length > 0) say(`http answers: ${answers.map(([status, n]) => `${status} x${n}`).join(', ')}`);
+  process.exitCode = flushed.flushed && s.dropped === s.drops.invalid ? 0 : 1;
+}
+
 export function sendCommand(): Command {
   const cmd = new Command('send')
-    .description("send Falco JSON alert lines (json_output: true) from stdin or a file to a receiver")
+    .description('send Falco JSON alerts (json_output: true) from stdin, a file or http_output to a receiver')
     .requiredOption('--target <addr>', 'receiver address (host:port with mTLS, or unix:///path)')
     .option('--input <file>', 'read this file instead of stdin')
+    .option('--follow', 'with --input: keep reading as the file grows, through rotation and truncation, until SIGINT/SIGTERM')
+    .option('--from-end', 'with --follow: skip the lines already in the file')
+    .option('--http-listen <addr>', "host:port: take Falco's http_output POSTs (one alert each) instead of reading stdin")
     .option('--buffer-bytes <n>', 'transmitter ring size')
     .option('--flush-timeout <seconds>', 'how long to wait for the last acks at the end of input', '60');
   addTlsFlags(cmd, 'client');
   return cmd.action(async (flags: SendFlags) => {
     const flushSec = Number(flags.flushTimeout);
     if (!Number.isFinite(flushSec) || flushSec < 0) throw new Error(`--flush-timeout must be seconds >= 0, got "${flags.flushTimeout}"`);
+    checkModes(flags);
+    const counters = createSendCounters();
     const output = createGrpcOutput({
       target: flags.target,
       tls: tlsFromFlags(flags) ?? undefined,
       insecure: flags.insecure,
       bufferBytes: flags.bufferBytes === undefined ? undefined : Number(flags.bufferBytes),
-      // A batch tool: wait for ring space rather than drop while the receiver catches up.
-      onFull: 'block',
+      // Reading lines, wait for ring space rather than drop while the receiver catches up.
+      // Serving HTTP, never: a blocked emit() would freeze the server; drop, count, answer 503.
+      onFull: flags.httpListen === undefined ? 'block' : 'drop',
       blockTimeoutMs: 30_000,
     });
-    const input = flags.input ? createReadStream(flags.input) : process.stdin;
-    let read = 0;
-    let malformed = 0;
-    let lineNo = 0;
-    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-      lineNo++;
-      if (line.trim() === '') continue;
-      read++;
-      try {
-        output.emit(parseFalcoJsonLine(line));
-      } catch (err) {
-        malformed++;
-        process.stderr.write(`falco-grpc-output send: line ${lineNo}: ${(err as Error).message}; skipped\n`);
-      }
-    }
-    const flushed = await output.close(flushSec * 1000);
-    const s = output.stats();
-    process.stderr.write(
-      `falco-grpc-output send: read ${read}, sent ${s.emitted - s.drops.invalid}, acked ${s.acked}, ` +
-        `dropped ${s.drops.full + s.drops.too_large + s.drops.rejected}, malformed ${malformed}\n`,
-    );
-    process.exitCode = flushed.flushed && s.dropped === s.drops.invalid ? 0 : 1;
+    if (flags.httpListen !== undefined) await serveHttp(flags.httpListen, output, counters);
+    else await sendLines(lineSource(flags), output, counters);
+    await finish(output, counters, flushSec * 1000);
   });
 }

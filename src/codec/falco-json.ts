@@ -86,7 +86,11 @@ export function parseFalcoJsonLine(line: string): AlertInput {
   }
   const alert = value as Record<string, unknown>;
   for (const key of ['rule', 'priority', 'time'] as const) {
-    if (typeof alert[key] !== 'string') throw new MalformedAlertLineError(`"${key}" must be a string`);
+    const value = alert[key];
+    if (typeof value !== 'string') {
+      const found = value === undefined ? 'it is missing' : `got ${value === null ? 'null' : typeof value}`;
+      throw new MalformedAlertLineError(`"${key}" must be a string; ${found}`);
+    }
   }
   return alert as unknown as AlertInput;
 }

@@ -100,6 +100,13 @@ export function checkExactlyOnceInOrder(alerts: readonly FalcoAlert[], n: number
   return null;
 }
 
+/** A Falco JSON line as the receiver writes it back (output_fields as strings, null kept). */
+export function asWrittenBack(line: string): unknown {
+  const obj = JSON.parse(line.replace(/("evt\.time":)(\d+)/, '$1"$2"')) as { output_fields?: Record<string, unknown> };
+  const fields = Object.fromEntries(Object.entries(obj.output_fields ?? {}).map(([k, v]) => [k, v === null ? null : String(v)]));
+  return { ...obj, output_fields: fields };
+}
+
 export interface ReceiverProcess {
   child: ChildProcess;
   /** Addresses the receiver printed as listening (ports resolved). */

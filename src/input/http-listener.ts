@@ -1,0 +1,185 @@
+// Falco's http_output as an input: an HTTP server taking one JSON alert per POST body, as Falco
+// and Falcosidekick's webhook post them, on any URL path.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AlertInput } from '../codec/alert.js';
+import { MalformedAlertLineError, parseFalcoJsonLine } from '../codec/falco-json.js';
+import type { SendCounters } from './counters.js';
+
+/** What became of an alert handed on: queued, or dropped because the ring was full or it was too large. */
+export type Delivery = 'accepted' | 'full' | 'too_large';
+
+export interface Refusal {
+  /** 1-based count of requests since start. */
+  requestNo: number;
+  /** The peer, host:port. */
+  from: string;
+  status: number;
+  reason: string;
+}
+
+export interface HttpListenerOptions {
+  /** host:port (port 0: any free port). */
+  listen: string;
+  /** Largest request body. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Counted here: read (each request), malformed (each 4xx) and httpResponses. */
+  counters: SendCounters;
+  /** Hands one alert on without blocking; throws a TypeError naming the field for an invalid alert. */
+  deliver(alert: AlertInput): Delivery;
+  /** Every request not answered 2xx. */
+  onRefused?(refusal: Refusal): void;
+}
+
+export interface HttpListener {
+  /** http://host:port, with the bound port. */
+  url: string;
+  /** Stops accepting, lets requests in hand finish (for at most graceMs), closes every connection. */
+  close(graceMs?: number): Promise<void>;
+}
+
+const ACCEPTED = 204;
+/** A peer that goes on sending past the limit is cut off after this many times the limit. */
+const DISCARD_FACTOR = 16;
+
+/** Host and port of `host:port` or `[v6]:port`. */
+export function parseListenAddress(address: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(address);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) {
+    throw new Error(`HTTP listen address must be host:port (e.g. 127.0.0.1:2801 or [::1]:2801), got "${address}"`);
+  }
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function hostPort(host: string | undefined, port: number | undefined): string {
+  const h = host ?? '?';
+  return `${h.includes(':') ? `[${h}]` : h}:${port ?? '?'}`;
+}
+
+function isPlainText(req: IncomingMessage): boolean {
+  return (req.headers['content-type'] ?? '').toLowerCase().startsWith('text/plain');
+}
+
+/** The reason an alert body was refused, worded for the person who configured the poster. */
+function whyNotAnAlert(err: unknown, req: IncomingMessage): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof MalformedAlertLineError && message.startsWith('not JSON') && isPlainText(req)) {
+    return 'body is text/plain and not JSON: Falco posts plain text when json_output is false; set json_output: true in falco.yaml';
+  }
+  return message;
+}
+
+export async function startHttpListener(options: HttpListenerOptions): Promise<HttpListener> {
+  const { host, port } = parseListenAddress(options.listen);
+  const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  const { counters } = options;
+  let requests = 0;
+
+  const answer = (req: IncomingMessage, res: ServerResponse, requestNo: number, status: number, reason = ''): void => {
+    counters.httpResponses[status] = (counters.httpResponses[status] ?? 0) + 1;
+    if (status >= 400 && status < 500) counters.malformed++;
+    if (status === ACCEPTED) {
+      res.writeHead(ACCEPTED).end();
+      return;
+    }
+    options.onRefused?.({ requestNo, from: hostPort(req.socket.remoteAddress, req.socket.remotePort), status, reason });
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${reason}\n`);
+  };
+
+  const tooLarge = (size: string): string => `body of ${size} is over the ${maxBody}-byte limit: POST one alert per request`;
+
+  const onBody = (req: IncomingMessage, res: ServerResponse, requestNo: number, body: Buffer): void => {
+    const text = body.toString('utf8');
+    if (text.trim() === '') return answer(req, res, requestNo, 400, 'empty body: POST one Falco JSON alert');
+    let alert: AlertInput;
+    try {
+      alert = parseFalcoJsonLine(text);
+    } catch (err) {
+      return answer(req, res, requestNo, 400, whyNotAnAlert(err, req));
+    }
+    let delivery: Delivery;
+    try {
+      delivery = options.deliver(alert);
+    } catch (err) {
+      if (err instanceof TypeError) return answer(req, res, requestNo, 400, err.message);
+      return answer(req, res, requestNo, 500, `could not queue the alert: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (delivery === 'accepted') return answer(req, res, requestNo, ACCEPTED);
+    if (delivery === 'too_large') return answer(req, res, requestNo, 413, 'alert is larger than the transmitter takes (its max alert size); dropped');
+    res.setHeader('Retry-After', '1');
+    answer(req, res, requestNo, 503, 'transmitter buffer full (receiver slow or down); alert dropped');
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const requestNo = ++requests;
+    counters.read++;
+    if (req.method !== 'POST') {
+      req.resume();
+      res.setHeader('Allow', 'POST');
+      return answer(req, res, requestNo, 405, `method ${req.method ?? '?'} not allowed: POST one Falco JSON alert`);
+    }
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding !== 'identity') {
+      req.resume();
+      return answer(req, res, requestNo, 415, `Content-Encoding ${encoding} is not supported: POST the alert uncompressed`);
+    }
+    // Read the whole body even past the limit (and drop it), so the peer gets the 413 rather
+    // than a reset while it is still sending; a peer that will not stop is cut off.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxBody) chunks.push(chunk);
+      else if (size > maxBody * DISCARD_FACTOR) {
+        req.removeAllListeners('data').removeAllListeners('end').resume();
+        res.setHeader('Connection', 'close');
+        res.on('finish', () => req.socket.destroy());
+        answer(req, res, requestNo, 413, tooLarge(`more than ${maxBody * DISCARD_FACTOR} bytes`));
+      }
+    });
+    req.on('end', () => {
+      if (size > maxBody) return answer(req, res, requestNo, 413, tooLarge(`${size} bytes`));
+      onBody(req, res, requestNo, Buffer.concat(chunks, size));
+    });
+    req.on('error', () => {}); // a peer gone mid-body: nothing to answer
+  };
+
+  const server: Server = createServer(onRequest);
+  // A client that asks first (Expect: 100-continue, as curl does for large bodies) hears
+  // "too large" before it sends the body at all.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > maxBody) {
+      const requestNo = ++requests;
+      counters.read++;
+      res.setHeader('Connection', 'close');
+      return answer(req, res, requestNo, 413, tooLarge(`${declared} bytes`));
+    }
+    res.writeContinue();
+    onRequest(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  const url = `http://${hostPort(host, typeof bound === 'object' && bound ? bound.port : port)}`;
+
+  return {
+    url,
+    close(graceMs = 5000): Promise<void> {
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
