@@ -32,6 +32,8 @@ export class RingOutput implements Output {
   private readonly onExit = (): void => this.exitFlush();
   /** The worker counts what it gave up on in one place; gRPC calls that a rejection, a channel a failure. */
   private readonly givenUpAs: 'rejected' | 'failed';
+  /** How loss is worded: "not acknowledged by unix:///x.sock" (gRPC), "not delivered to file /x" (channels). */
+  private readonly notDone: string;
 
   constructor(
     readonly name: string,
@@ -39,6 +41,7 @@ export class RingOutput implements Output {
     worker: WorkerSpec,
   ) {
     this.givenUpAs = worker.kind === 'grpc' ? 'rejected' : 'failed';
+    this.notDone = worker.kind === 'grpc' ? `not acknowledged by ${worker.config.target}` : `not delivered to ${name}`;
     this.encoder = new AlertEncoder(queue.maxAlertBytes);
     const buffer = createRingBuffer(queue.capacity);
     this.ring = new RingProducer(buffer);
@@ -174,7 +177,7 @@ export class RingOutput implements Output {
     process.off('exit', this.onExit);
     const pending = this.written - this.ring.ackedSeq();
     const result: FlushResult = { flushed: pending === 0, pending };
-    if (!result.flushed) process.stderr.write(`falco-grpc-output: ${this.name}: closed with ${pending} alert(s) not delivered\n`);
+    if (!result.flushed) process.stderr.write(`falco-grpc-output: closed with ${pending} alert(s) ${this.notDone}\n`);
     return result;
   }
 
@@ -182,7 +185,7 @@ export class RingOutput implements Output {
   private exitFlush(): void {
     if (this.ring.ackedSeq() < this.written) this.ring.waitForAck(this.written, this.queue.exitFlushMs);
     const lost = this.written - this.ring.ackedSeq();
-    if (lost > 0) process.stderr.write(`falco-grpc-output: ${this.name}: process exiting with ${lost} alert(s) not delivered; they are lost\n`);
+    if (lost > 0) process.stderr.write(`falco-grpc-output: process exiting with ${lost} alert(s) ${this.notDone}; they are lost\n`);
   }
 
   stats(): OutputStats {
