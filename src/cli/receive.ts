@@ -1,48 +1,100 @@
 // `falco-grpc-output receive`: the receiver daemon.
+// Settings come from flags, FALCO_GRPC_OUTPUT_* environment variables and a falco.yaml-style
+// --config file, in that order of precedence, and are checked before anything listens.
 
-import { Command } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { createReceiver } from '../receiver/receiver.js';
 import { createInterface } from 'node:readline';
 import { DiscardSink, JsonLinesSink } from '../receiver/sinks.js';
 import { FaultSink } from '../receiver/fault-sink.js';
-import { addTlsFlags, tlsFromFlags, type TlsFlags } from './tls-flags.js';
+import { addTlsFlags } from './tls-flags.js';
+import { fillFromConfig, readBooleanEnv } from './config-options.js';
+import { checkGrpcAddress, checkHostPort, checkPositiveInteger, checkPriority } from '../config/checks.js';
+import { loadConfigFile } from '../config/load.js';
+import { checkTopLevelKeys } from '../config/falco-keys.js';
+import type { Report } from '../config/section.js';
+import {
+  RECEIVE_DEFAULTS,
+  readReceiveConfig,
+  resolveReceiveSettings,
+  type ReceiveOptionValues,
+  type ReceiveSettings,
+} from '../config/receive-config.js';
 
-interface ReceiveFlags extends TlsFlags {
-  listen: string[];
-  outputFile?: string;
-  discard?: boolean;
-  controlStdin?: boolean;
-  maxMessageBytes: string;
+/** Every receive flag but --control-stdin can also be set as FALCO_GRPC_OUTPUT_<FLAG>. */
+export const ENV_PREFIX = 'FALCO_GRPC_OUTPUT_';
+
+/** A commander argument parser from a check of src/config/checks.ts. */
+function parsedBy<T>(check: (value: unknown) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return check(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+function listenParser(value: string, previous: string[] | undefined): string[] {
+  const addresses = value.split(',').map((a) => a.trim()).filter((a) => a !== '');
+  return [...(previous ?? []), ...addresses.map(parsedBy(checkGrpcAddress))];
+}
+
+function option(flags: string, description: string, env: string): Option {
+  return new Option(flags, description).env(ENV_PREFIX + env);
 }
 
 export function receiveCommand(): Command {
   const cmd = new Command('receive')
     .description('receive alerts from transmitters (Transmitter/Publish) and write them as Falco JSON lines')
-    .option(
-      '--listen <addr>',
-      'host:port (mTLS unless --insecure) or unix:///path (plaintext, mode 0660); repeatable',
-      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    .addOption(option('--config <file>', "falco.yaml-style settings file (grpc:, grpc_output:, priority, falco_grpc_output.receive:); flags and environment win over it", 'CONFIG'))
+    .addOption(
+      option('--listen <addr>', 'host:port (mTLS unless --insecure) or unix:///path (plaintext, mode 0660); repeatable or comma-separated (default localhost:50051)', 'LISTEN')
+        .argParser(listenParser),
     )
-    .option('--output-file <file>', 'append alerts to this file instead of stdout')
-    .option('--discard', 'acknowledge and count alerts without writing them (load tests)')
+    .addOption(option('--output-file <file>', 'append alerts to this file instead of stdout', 'OUTPUT_FILE'))
+    .addOption(option('--discard', 'acknowledge and count alerts without writing them (load tests)', 'DISCARD'))
     .option(
       '--control-stdin',
       'load tests: read "stall", "resume", "slow MS" and "stats" lines from stdin (stats print on stderr)',
     )
-    .option('--max-message-bytes <n>', 'largest PublishRequest accepted', String(16 * 1024 * 1024));
-  addTlsFlags(cmd, 'server');
-  return cmd.action(async (flags: ReceiveFlags) => {
-    const listen = flags.listen ?? ['localhost:50051'];
-    const baseSink = flags.discard
+    .addOption(
+      option('--max-message-bytes <n>', 'largest PublishRequest accepted', 'MAX_MESSAGE_BYTES')
+        .argParser(parsedBy(checkPositiveInteger))
+        .default(RECEIVE_DEFAULTS.maxMessageBytes, '16 MiB'),
+    )
+    .addOption(
+      option('--subscriber-queue <n>', "alerts each subscriber of Falco's subscription API may fall behind by", 'SUBSCRIBER_QUEUE')
+        .argParser(parsedBy(checkPositiveInteger))
+        .default(RECEIVE_DEFAULTS.subscriberQueue),
+    )
+    .addOption(
+      option('--history <n>', "recent alerts kept for the subscription API's get", 'HISTORY')
+        .argParser(parsedBy(checkPositiveInteger))
+        .default(RECEIVE_DEFAULTS.history),
+    )
+    .addOption(
+      option('--min-priority <name>', 'drop alerts less severe than this Falco priority (emergency, alert, critical, error, warning, notice, informational, debug)', 'MIN_PRIORITY')
+        .argParser(parsedBy(checkPriority))
+        .default(RECEIVE_DEFAULTS.minPriority, 'debug'),
+    )
+    .addOption(option('--metrics-listen <addr>', 'serve Prometheus metrics on host:port', 'METRICS_LISTEN').argParser(parsedBy(checkHostPort)));
+  addTlsFlags(cmd, 'server', ENV_PREFIX);
+  return cmd.action(async (flags: { controlStdin?: boolean }) => {
+    const report: Report = (level, message) => process.stderr.write(`falco-grpc-output receive: ${level}: ${message}\n`);
+    const settings = receiveSettingsFromCommand(cmd, report);
+    const baseSink = settings.discard
       ? new DiscardSink()
-      : new JsonLinesSink(flags.outputFile ? { file: flags.outputFile } : { stream: process.stdout });
+      : new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
     const faults = flags.controlStdin ? new FaultSink(baseSink) : null;
+    // TODO(integrator): pass settings.subscriberQueue, history, minPriority, subscriptions and
+    // metricsListen once createReceiver accepts them (they are resolved and checked already).
     const receiver = createReceiver({
-      listen,
-      tls: tlsFromFlags(flags) ?? undefined,
-      insecure: flags.insecure,
+      listen: settings.listen,
+      tls: settings.tls,
+      insecure: settings.insecure,
       sink: faults ?? baseSink,
-      maxMessageBytes: Number(flags.maxMessageBytes),
+      maxMessageBytes: settings.maxMessageBytes,
     });
     const bound = await receiver.start();
     for (const addr of bound) process.stderr.write(`falco-grpc-output receive: listening on ${addr}\n`);
@@ -74,4 +126,20 @@ export function receiveCommand(): Command {
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
   });
+}
+
+/**
+ * The settings of a parsed `receive` command: flags and environment as commander recorded them,
+ * the --config file filling what they left unset, then defaults. Throws a ConfigError (naming
+ * file, line and key) for a bad file; notes and warnings go to `report`.
+ */
+export function receiveSettingsFromCommand(cmd: Command, report: Report): ReceiveSettings {
+  readBooleanEnv(cmd);
+  const file = cmd.getOptionValue('config') as string | undefined;
+  if (file) {
+    const config = loadConfigFile(file);
+    checkTopLevelKeys(config, report);
+    fillFromConfig(cmd, readReceiveConfig(config, report));
+  }
+  return resolveReceiveSettings(cmd.opts<ReceiveOptionValues>());
 }

@@ -1,6 +1,6 @@
 // The --tls-* / --insecure flags shared by every command that opens a gRPC connection.
 
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { TlsOptions } from '../tls/pem.js';
 
 export interface TlsFlags {
@@ -10,13 +10,18 @@ export interface TlsFlags {
   insecure?: boolean;
 }
 
-export function addTlsFlags(cmd: Command, role: 'client' | 'server'): Command {
+/** With `envPrefix`, each flag can also come from the environment variable PREFIX + TLS_CA etc. */
+export function addTlsFlags(cmd: Command, role: 'client' | 'server', envPrefix?: string): Command {
   const peer = role === 'client' ? 'receiver' : 'client';
+  const flag = (flags: string, description: string, env: string): Option => {
+    const option = new Option(flags, description);
+    return envPrefix ? option.env(envPrefix + env) : option;
+  };
   return cmd
-    .option('--tls-ca <file>', `CA certificate that the ${peer}'s certificate must chain to`)
-    .option('--tls-cert <file>', `this ${role}'s certificate (PEM)`)
-    .option('--tls-key <file>', `this ${role}'s private key (PEM)`)
-    .option('--insecure', 'plaintext TCP (explicit opt-in; unix sockets never need it)');
+    .addOption(flag('--tls-ca <file>', `CA certificate that the ${peer}'s certificate must chain to`, 'TLS_CA'))
+    .addOption(flag('--tls-cert <file>', `this ${role}'s certificate (PEM)`, 'TLS_CERT'))
+    .addOption(flag('--tls-key <file>', `this ${role}'s private key (PEM)`, 'TLS_KEY'))
+    .addOption(flag('--insecure', 'plaintext TCP (explicit opt-in; unix sockets never need it)', 'INSECURE'));
 }
 
 /** The TLS options, or null when none were given; half a set is an error naming what is missing. */

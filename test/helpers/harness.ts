@@ -115,9 +115,9 @@ export interface ReceiverProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `falco-grpc-output receive` and resolves once it says it is listening. */
-export async function startReceiverProcess(args: string[]): Promise<ReceiverProcess> {
-  const child = spawn(process.execPath, [CLI, 'receive', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** Starts `falco-grpc-output receive` (with `env` added to the environment) and resolves once it says it is listening. */
+export async function startReceiverProcess(args: string[], env: Record<string, string> = {}): Promise<ReceiverProcess> {
+  const child = spawn(process.execPath, [CLI, 'receive', ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout!.resume();

@@ -1,0 +1,182 @@
+// What `receive` takes from a config file, and how every source of settings becomes one typed
+// ReceiveSettings. A falco.yaml from Falco <= 0.43 configures the receiver unchanged: its grpc:
+// server section becomes a listen address with Falco's TLS files, grpc_output.enabled turns the
+// subscription API on or off, and priority is the minimum priority. This project's own keys live
+// in falco_grpc_output.receive and win over Falco's in the same file.
+
+import { checkGrpcAddress, checkHostPort, checkInteger, checkPositiveInteger, checkPriority, isUnixAddress } from './checks.js';
+import { PROJECT_SECTION } from './falco-keys.js';
+import type { ConfigDocument } from './load.js';
+import { ConfigError, definedOnly, type Report } from './section.js';
+import { readTlsKeys } from './tls-keys.js';
+import type { TlsOptions } from '../tls/pem.js';
+
+/** Falco's grpc.bind_address when grpc.enabled is true and the address is not given. */
+export const FALCO_GRPC_BIND_ADDRESS = '0.0.0.0:5060';
+
+/** Falco's TLS files for a TCP grpc.bind_address whose private_key/cert_chain/root_certs are not given. */
+export const FALCO_GRPC_TLS_FILES = {
+  key: '/etc/falco/certs/server.key',
+  cert: '/etc/falco/certs/server.crt',
+  ca: '/etc/falco/certs/ca.crt',
+} as const;
+
+export const RECEIVE_DEFAULTS = {
+  listen: ['localhost:50051'],
+  maxMessageBytes: 16 * 1024 * 1024,
+  subscriberQueue: 10_000,
+  history: 10_000,
+  /** Debug: every alert passes. */
+  minPriority: 7,
+} as const;
+
+/**
+ * The receive settings of one source (flags, environment or file) before defaults, keyed by the
+ * `receive` command's option names so that a file's values can fill the command's options.
+ */
+export interface ReceiveOptionValues {
+  listen?: string[];
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecure?: boolean;
+  outputFile?: string;
+  discard?: boolean;
+  maxMessageBytes?: number;
+  subscriberQueue?: number;
+  history?: number;
+  /** Falco priority number, 0 (Emergency) to 7 (Debug). */
+  minPriority?: number;
+  metricsListen?: string;
+  /** File only (grpc_output.enabled): serve Falco's subscription API (falco.outputs.service). */
+  subscriptions?: boolean;
+  /** File only: grpc.bind_address when enabled and TCP; while it is listened on, Falco's TLS files fill what is not given. */
+  falcoTcpBind?: string;
+}
+
+export interface ReceiveSettings {
+  listen: string[];
+  /** Server certificate and key, and the CA that client certificates must chain to (file paths or PEM). */
+  tls?: TlsOptions;
+  insecure: boolean;
+  /** Append Falco JSON lines here instead of stdout. */
+  outputFile?: string;
+  discard: boolean;
+  maxMessageBytes: number;
+  /** Alerts each subscriber may fall behind by before it is cut off. */
+  subscriberQueue: number;
+  /** Recent alerts kept for `get` (Falco's subscription API). */
+  history: number;
+  /** Alerts less severe than this Falco priority number are dropped (7 = Debug keeps all). */
+  minPriority: number;
+  /** Serve Falco's subscription API (grpc_output.enabled). */
+  subscriptions: boolean;
+  /** Where to serve Prometheus metrics (host:port), if anywhere. */
+  metricsListen?: string;
+}
+
+/** Reads grpc:, grpc_output:, priority and falco_grpc_output.receive from a config file. */
+export function readReceiveConfig(config: ConfigDocument, report: Report): ReceiveOptionValues {
+  const root = config.root;
+  const grpc = root.section('grpc');
+  const grpcEnabled = grpc.boolean('enabled') ?? false;
+  const bindAddress = grpc.value('bind_address', checkGrpcAddress) ?? FALCO_GRPC_BIND_ADDRESS;
+  const threadiness = grpc.value('threadiness', (v) => checkInteger(v, 0));
+  const falcoTls = { key: grpc.filePath('private_key'), cert: grpc.filePath('cert_chain'), ca: grpc.filePath('root_certs') };
+  // Unknown keys in Falco's own sections only warn: newer or older Falco versions may have more.
+  grpc.finish('warn', report);
+  if (grpcEnabled && threadiness !== undefined) {
+    report('note', `${grpc.where('threadiness')}: grpc.threadiness is accepted but unused: Node serves gRPC on one event loop`);
+  }
+  const grpcOutput = root.section('grpc_output');
+  const subscriptions = grpcOutput.boolean('enabled');
+  grpcOutput.finish('warn', report);
+  const falcoPriority = root.value('priority', checkPriority);
+
+  const project = root.section(PROJECT_SECTION);
+  const receive = project.section('receive');
+  project.section('send'); // `send` reads it
+  project.finish('error', report);
+  const own: ReceiveOptionValues = {
+    listen: receive.list('listen', checkGrpcAddress),
+    ...readTlsKeys(receive),
+    outputFile: receive.filePath('output_file'),
+    discard: receive.boolean('discard'),
+    maxMessageBytes: receive.value('max_message_bytes', checkPositiveInteger),
+    subscriberQueue: receive.value('subscriber_queue', checkPositiveInteger),
+    history: receive.value('history', checkPositiveInteger),
+    minPriority: receive.value('min_priority', checkPriority),
+    metricsListen: receive.value('metrics_listen', checkHostPort),
+  };
+  receive.finish('error', report);
+
+  // Falco's server section counts only when enabled, as in Falco. An address given twice is bound once.
+  const listen = [...new Set([...(own.listen ?? []), ...(grpcEnabled ? [bindAddress] : [])])];
+  return definedOnly({
+    ...own,
+    listen: listen.length > 0 ? listen : undefined,
+    tlsCa: own.tlsCa ?? (grpcEnabled ? falcoTls.ca : undefined),
+    tlsCert: own.tlsCert ?? (grpcEnabled ? falcoTls.cert : undefined),
+    tlsKey: own.tlsKey ?? (grpcEnabled ? falcoTls.key : undefined),
+    minPriority: own.minPriority ?? falcoPriority,
+    subscriptions,
+    falcoTcpBind: grpcEnabled && !isUnixAddress(bindAddress) ? bindAddress : undefined,
+  });
+}
+
+/** Where each TLS file can be given, for the message about a missing one. */
+const TLS_SOURCES = {
+  ca: { flag: '--tls-ca', env: 'FALCO_GRPC_OUTPUT_TLS_CA', keys: 'falco_grpc_output.receive.tls_ca or grpc.root_certs' },
+  cert: { flag: '--tls-cert', env: 'FALCO_GRPC_OUTPUT_TLS_CERT', keys: 'falco_grpc_output.receive.tls_cert or grpc.cert_chain' },
+  key: { flag: '--tls-key', env: 'FALCO_GRPC_OUTPUT_TLS_KEY', keys: 'falco_grpc_output.receive.tls_key or grpc.private_key' },
+} as const;
+
+function missingTlsMessage(missing: ReadonlyArray<keyof typeof TLS_SOURCES>): string {
+  const sources = missing.map((k) => TLS_SOURCES[k]);
+  return (
+    `mTLS needs a CA, a certificate and a key; missing ${sources.map((s) => s.flag).join(', ')} ` +
+    `(or ${sources.map((s) => s.env).join(', ')}; in a config file ${sources.map((s) => s.keys).join('; ')})`
+  );
+}
+
+/**
+ * The settings `receive` runs with, from option values whose precedence is already settled
+ * (flags > environment > file): defaults filled, TLS put together, and the combinations that
+ * cannot work refused before anything listens. Pure.
+ */
+export function resolveReceiveSettings(values: ReceiveOptionValues): ReceiveSettings {
+  const listen = values.listen && values.listen.length > 0 ? [...values.listen] : [...RECEIVE_DEFAULTS.listen];
+  const insecure = values.insecure ?? false;
+  const given = { ca: values.tlsCa, cert: values.tlsCert, key: values.tlsKey };
+  const falcoFiles = values.falcoTcpBind !== undefined && listen.includes(values.falcoTcpBind) && !insecure;
+  const files = {
+    ca: given.ca ?? (falcoFiles ? FALCO_GRPC_TLS_FILES.ca : undefined),
+    cert: given.cert ?? (falcoFiles ? FALCO_GRPC_TLS_FILES.cert : undefined),
+    key: given.key ?? (falcoFiles ? FALCO_GRPC_TLS_FILES.key : undefined),
+  };
+  let tls: TlsOptions | undefined;
+  if (files.ca || files.cert || files.key) {
+    const missing = (['ca', 'cert', 'key'] as const).filter((k) => !files[k]);
+    if (missing.length > 0) {
+      throw new ConfigError(missingTlsMessage(missing));
+    }
+    tls = { ca: files.ca!, cert: files.cert!, key: files.key! };
+  }
+  const tcp = listen.find((addr) => !isUnixAddress(addr));
+  if (tcp && !tls && !insecure) {
+    throw new ConfigError(`${tcp} is a TCP address: give a CA, a certificate and a key for mTLS (--tls-ca/--tls-cert/--tls-key or the config keys), or --insecure for plaintext`);
+  }
+  return {
+    listen,
+    tls,
+    insecure,
+    outputFile: values.outputFile,
+    discard: values.discard ?? false,
+    maxMessageBytes: values.maxMessageBytes ?? RECEIVE_DEFAULTS.maxMessageBytes,
+    subscriberQueue: values.subscriberQueue ?? RECEIVE_DEFAULTS.subscriberQueue,
+    history: values.history ?? RECEIVE_DEFAULTS.history,
+    minPriority: values.minPriority ?? RECEIVE_DEFAULTS.minPriority,
+    subscriptions: values.subscriptions ?? true,
+    metricsListen: values.metricsListen,
+  };
+}

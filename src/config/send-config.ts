@@ -1,0 +1,33 @@
+// falco_grpc_output.send: the settings a `send` transmitter can take from a config file.
+// Parsed and checked here; `send` does not read a config file yet.
+
+import { checkGrpcAddress, checkHostPort, checkPositiveInteger } from './checks.js';
+import { PROJECT_SECTION } from './falco-keys.js';
+import type { ConfigDocument } from './load.js';
+import { definedOnly, type Report } from './section.js';
+import { readTlsKeys, type TlsKeyValues } from './tls-keys.js';
+
+/** Keyed by the `send` command's option names, each absent when the file does not set it. */
+export interface SendSettings extends TlsKeyValues {
+  /** Receiver address: host:port (mTLS unless insecure) or unix:///path. */
+  target?: string;
+  /** Transmitter ring size in bytes. */
+  bufferBytes?: number;
+  /** Where to serve Prometheus metrics (host:port). */
+  metricsListen?: string;
+  /** Where to accept Falco's http_output POSTs (host:port). */
+  httpListen?: string;
+}
+
+export function parseSendSettings(config: ConfigDocument, report: Report): SendSettings {
+  const send = config.root.section(PROJECT_SECTION).section('send');
+  const settings: SendSettings = {
+    target: send.value('target', checkGrpcAddress),
+    ...readTlsKeys(send),
+    bufferBytes: send.value('buffer_bytes', checkPositiveInteger),
+    metricsListen: send.value('metrics_listen', checkHostPort),
+    httpListen: send.value('http_listen', checkHostPort),
+  };
+  send.finish('error', report);
+  return definedOnly(settings);
+}
