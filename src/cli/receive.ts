@@ -87,14 +87,14 @@ export function receiveCommand(): Command {
       ? new DiscardSink()
       : new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
     const faults = flags.controlStdin ? new FaultSink(baseSink) : null;
-    // TODO(integrator): pass settings.subscriberQueue, history, minPriority, subscriptions and
-    // metricsListen once createReceiver accepts them (they are resolved and checked already).
     const receiver = createReceiver({
       listen: settings.listen,
       tls: settings.tls,
       insecure: settings.insecure,
       sink: faults ?? baseSink,
       maxMessageBytes: settings.maxMessageBytes,
+      subscriptions: settings.subscriptions ? { queueAlerts: settings.subscriberQueue, historyAlerts: settings.history } : false,
+      minPriority: settings.minPriority,
     });
     const bound = await receiver.start();
     for (const addr of bound) process.stderr.write(`falco-grpc-output receive: listening on ${addr}\n`);

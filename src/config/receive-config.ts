@@ -63,11 +63,11 @@ export interface ReceiveSettings {
   outputFile?: string;
   discard: boolean;
   maxMessageBytes: number;
-  /** Alerts each subscriber may fall behind by before it is cut off. */
+  /** Each subscriber's own queue, in alerts; a subscriber that falls further behind loses its oldest. */
   subscriberQueue: number;
   /** Recent alerts kept for `get` (Falco's subscription API). */
   history: number;
-  /** Alerts less severe than this Falco priority number are dropped (7 = Debug keeps all). */
+  /** Alerts less severe than this Falco priority number are acknowledged but not passed on (7 = Debug keeps all). */
   minPriority: number;
   /** Serve Falco's subscription API (grpc_output.enabled). */
   subscriptions: boolean;
