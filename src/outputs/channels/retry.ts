@@ -1,0 +1,45 @@
+// Retry pacing shared by the network channels (syslog, http).
+
+export interface BackoffPolicy {
+  /** Delay before the first retry; doubles with each retry after it. */
+  baseMs: number;
+  /** Longest delay between two attempts. */
+  capMs: number;
+}
+
+/**
+ * Delay before retry number `retry` (1 for the first): exponential, with "equal jitter" (half fixed,
+ * half random) so that many outputs retrying one recovering peer do not hit it in lockstep.
+ */
+export function backoffDelay(retry: number, policy: BackoffPolicy): number {
+  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** Math.max(0, retry - 1));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+/** Waits `ms`, cut short when `signal` aborts. Resolves true when the full wait passed, false when aborted. */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** An error's message, whatever was thrown. */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // OpenSSL's messages run over lines of internals; its `reason` alone says it ("tlsv13 alert certificate required").
+    const reason = (err as { reason?: unknown }).reason;
+    const text = typeof reason === 'string' && code ? reason : err.message;
+    return code && !text.includes(code) ? `${code} (${text})` : text;
+  }
+  return String(err);
+}
