@@ -3,6 +3,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
+import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,6 +136,24 @@ describe('createOutputs: one emit, many outputs', () => {
     expect(() => createOutputs({ file: { filename: '' } })).toThrow(/file output: filename is required/);
     expect(() => createOutputs({ syslog: { address: 'dev/log' } })).toThrow(/syslog output: address must be/);
     expect(() => createOutputs({ file: { filename: '/tmp/x' }, bufferBytes: -1 })).toThrow(/bufferBytes must be a number >= 1/);
+  });
+});
+
+describe('syslog through its worker', () => {
+  it('each alert is one RFC 5424 datagram with the priority as severity', async () => {
+    const socket = createSocket('udp4');
+    const got: string[] = [];
+    socket.on('message', (msg) => got.push(msg.toString()));
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+    const outputs = track(createOutputs({ syslog: { address: `udp://127.0.0.1:${socket.address().port}`, facility: 'local0' } }));
+    for (let i = 0; i < 100; i++) outputs.emit(numberedAlert(i)); // even: Notice (5), odd: Warning (4)
+    expect((await outputs.flush(10_000)).flushed).toBe(true);
+    await waitFor('100 datagrams', () => got.length === 100, 10_000);
+    const seqOf = (m: string): number => Number(/"seq":"(\d+)"/.exec(m)![1]);
+    got.sort((a, b) => seqOf(a) - seqOf(b));
+    expect(got[0]).toMatch(/^<133>1 \S+ worker-node-1 falco \S+ - - \{"hostname":"worker-node-1"/); // local0 (16) * 8 + Notice (5)
+    expect(got[1]).toMatch(/^<132>1 /); // Warning (4)
   });
 });
 

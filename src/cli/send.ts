@@ -5,21 +5,27 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
-import { createGrpcOutput, type GrpcOutput } from '../transmitter/grpc-output.js';
+import type { Outputs } from '../outputs/create-outputs.js';
 import { parseFalcoJsonLine } from '../codec/falco-json.js';
 import { followFile } from '../input/follow-file.js';
 import { parseListenAddress, startHttpListener, type Delivery } from '../input/http-listener.js';
 import { createSendCounters, type SendCounters } from '../input/counters.js';
 import type { AlertInput } from '../codec/alert.js';
-import { addTlsFlags, tlsFromFlags, type TlsFlags } from './tls-flags.js';
+import { loadConfigFile } from '../config/load.js';
+import { checkTopLevelKeys } from '../config/falco-keys.js';
+import { parseOutputsConfig, type OutputsConfig } from '../config/outputs-config.js';
+import { parseSendSettings } from '../config/send-config.js';
+import type { Report } from '../config/section.js';
+import { fillFromConfig } from './config-options.js';
+import { buildSendOutputs, summarize, type OutputFlags } from './send-outputs.js';
+import { addTlsFlags } from './tls-flags.js';
 
-interface SendFlags extends TlsFlags {
-  target: string;
+interface SendFlags extends OutputFlags {
+  config?: string;
   input?: string;
   follow?: boolean;
   fromEnd?: boolean;
   httpListen?: string;
-  bufferBytes?: string;
   flushTimeout: string;
 }
 
@@ -78,7 +84,7 @@ function lineSource(flags: SendFlags): AsyncIterable<SourceLine> {
   return readLines(createReadStream(file), (n) => `${file}:${n}`);
 }
 
-async function sendLines(source: AsyncIterable<SourceLine>, output: GrpcOutput, counters: SendCounters): Promise<void> {
+async function sendLines(source: AsyncIterable<SourceLine>, output: Outputs, counters: SendCounters): Promise<void> {
   for await (const { where, text } of source) {
     if (text.trim() === '') continue;
     counters.read++;
@@ -92,7 +98,7 @@ async function sendLines(source: AsyncIterable<SourceLine>, output: GrpcOutput, 
 }
 
 /** Serves http_output until a signal, then stops accepting and lets the requests in hand finish. */
-async function serveHttp(listen: string, output: GrpcOutput, counters: SendCounters): Promise<void> {
+async function serveHttp(listen: string, output: Outputs, counters: SendCounters): Promise<void> {
   const stop = stopOnSignal();
   let tooLargeSeen = 0;
   let ringFull = false;
@@ -101,7 +107,7 @@ async function serveHttp(listen: string, output: GrpcOutput, counters: SendCount
       ringFull = false;
       return 'accepted';
     }
-    const { too_large } = output.stats().drops;
+    const too_large = Object.values(output.stats().outputs).reduce((n, o) => Math.max(n, o.drops.too_large), 0);
     if (too_large === tooLargeSeen) return 'full';
     tooLargeSeen = too_large;
     return 'too_large';
@@ -122,44 +128,49 @@ async function serveHttp(listen: string, output: GrpcOutput, counters: SendCount
   await listener.close();
 }
 
-async function finish(output: GrpcOutput, counters: SendCounters, flushMs: number): Promise<void> {
+async function finish(output: Outputs, counters: SendCounters, flushMs: number): Promise<void> {
   const flushed = await output.close(flushMs);
-  const s = output.stats();
-  say(
-    `read ${counters.read}, sent ${s.emitted - s.drops.invalid}, acked ${s.acked}, ` +
-      `dropped ${s.drops.full + s.drops.too_large + s.drops.rejected}, malformed ${counters.malformed}`,
-  );
+  const { lines, ok } = summarize(output, counters);
+  for (const line of lines) say(line);
   const answers = Object.entries(counters.httpResponses);
   if (answers.length > 0) say(`http answers: ${answers.map(([status, n]) => `${status} x${n}`).join(', ')}`);
-  process.exitCode = flushed.flushed && s.dropped === s.drops.invalid ? 0 : 1;
+  process.exitCode = flushed.flushed && ok ? 0 : 1;
+}
+
+/** With --config: fills unset flags from falco_grpc_output.send, and returns the outputs it enables. */
+function readConfig(cmd: Command): OutputsConfig | null {
+  const file = cmd.getOptionValue('config') as string | undefined;
+  if (!file) return null;
+  const report: Report = (level, message) => say(`${level}: ${message}`);
+  const config = loadConfigFile(file);
+  checkTopLevelKeys(config, report);
+  fillFromConfig(cmd, parseSendSettings(config, report));
+  return parseOutputsConfig(config, report);
 }
 
 export function sendCommand(): Command {
   const cmd = new Command('send')
-    .description('send Falco JSON alerts (json_output: true) from stdin, a file or http_output to a receiver')
-    .requiredOption('--target <addr>', 'receiver address (host:port with mTLS, or unix:///path)')
+    .description('send Falco JSON alerts (json_output: true) from stdin, a file or http_output to a receiver and/or the outputs a falco.yaml enables')
+    .option('--target <addr>', 'receiver address (host:port with mTLS, or unix:///path)')
+    .option('--config <file>', "falco.yaml: also write to the outputs it enables (stdout_output, file_output, syslog_output, program_output, http_output) and read falco_grpc_output.send")
     .option('--input <file>', 'read this file instead of stdin')
     .option('--follow', 'with --input: keep reading as the file grows, through rotation and truncation, until SIGINT/SIGTERM')
     .option('--from-end', 'with --follow: skip the lines already in the file')
     .option('--http-listen <addr>', "host:port: take Falco's http_output POSTs (one alert each) instead of reading stdin")
-    .option('--buffer-bytes <n>', 'transmitter ring size')
+    .option('--buffer-bytes <n>', 'ring size of each output')
+    .option('--on-full <block|drop>', 'when an output is full: wait (default with one output, reading lines) or drop and count (default otherwise)')
     .option('--flush-timeout <seconds>', 'how long to wait for the last acks at the end of input', '60');
   addTlsFlags(cmd, 'client');
-  return cmd.action(async (flags: SendFlags) => {
+  return cmd.action(async () => {
+    const classic = readConfig(cmd);
+    const flags = cmd.opts<SendFlags>();
     const flushSec = Number(flags.flushTimeout);
     if (!Number.isFinite(flushSec) || flushSec < 0) throw new Error(`--flush-timeout must be seconds >= 0, got "${flags.flushTimeout}"`);
     checkModes(flags);
     const counters = createSendCounters();
-    const output = createGrpcOutput({
-      target: flags.target,
-      tls: tlsFromFlags(flags) ?? undefined,
-      insecure: flags.insecure,
-      bufferBytes: flags.bufferBytes === undefined ? undefined : Number(flags.bufferBytes),
-      // Reading lines, wait for ring space rather than drop while the receiver catches up.
-      // Serving HTTP, never: a blocked emit() would freeze the server; drop, count, answer 503.
-      onFull: flags.httpListen === undefined ? 'block' : 'drop',
-      blockTimeoutMs: 30_000,
-    });
+    const output = buildSendOutputs(flags, classic, flags.httpListen !== undefined);
+    // logrotate's postrotate sends SIGHUP: file outputs reopen their file, as Falco's do.
+    process.on('SIGHUP', () => void output.reopen());
     if (flags.httpListen !== undefined) await serveHttp(flags.httpListen, output, counters);
     else await sendLines(lineSource(flags), output, counters);
     await finish(output, counters, flushSec * 1000);
