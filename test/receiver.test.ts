@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createGrpcOutput, createReceiver, JsonLinesSink, type Receiver } from '../dist/src/index.js';
 import { clientTls, serverTls, tempDir } from './helpers/pki.js';
-import { emitRange } from './helpers/harness.js';
+import { emitRange, parseExact } from './helpers/harness.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -91,10 +91,10 @@ describe('receiver', () => {
     await emitRange(b, 10, 20);
     expect((await a.flush()).flushed && (await b.flush()).flushed).toBe(true);
     await receiver.close();
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map(parseExact);
     expect(lines.length).toBe(20);
     expect(receiver.stats().producers).toBe(2);
-    const first = lines.find((l) => l.output_fields.seq === '0');
+    const first = lines.find((l) => (l['output_fields'] as { seq: number }).seq === 0);
     expect(first).toEqual({
       hostname: 'worker-node-1',
       output: 'shell spawned #0 (user=root)',
@@ -103,7 +103,8 @@ describe('receiver', () => {
       source: 'k8s_audit',
       tags: ['container', 'shell'],
       time: '2025-11-27T05:00:00.000000970Z',
-      output_fields: { seq: '0', 'evt.time': '1764219600000000970', 'proc.name': 'bash', 'fd.name': null },
+      // Numbers stay numbers (64-bit ones exact: parseExact reads them as strings); null stays null.
+      output_fields: { seq: 0, 'evt.time': '1764219600000000970', 'proc.name': 'bash', 'fd.name': null },
     });
   });
 });

@@ -160,9 +160,14 @@ export class AlertEncoder {
     if (srcEnum !== 0) this.writeVarintField(0x18, srcEnum);
     this.writeStringField(0x22, rule);
     if (output) this.writeStringField(0x2a, output);
+    let literals = 0;
     if (fields !== undefined) {
+      let index = 0;
       for (const key in fields) {
-        this.writeMapEntry(key, this.fieldValue(key, fields[key]));
+        const value = fields[key];
+        this.writeMapEntry(key, this.fieldValue(key, value));
+        if (index < MAX_LITERAL_ENTRIES && isJsonLiteral(value)) literals += 2 ** index;
+        index++;
       }
     }
     this.writeStringField(0x3a, hostname ?? DEFAULT_HOSTNAME);
@@ -174,6 +179,12 @@ export class AlertEncoder {
       }
     }
     this.writeStringField(0x4a, src);
+    if (literals !== 0) {
+      this.ensureRoom(2 + 8);
+      this.buf[this.pos++] = JSON_LITERALS_TAG[0]!;
+      this.buf[this.pos++] = JSON_LITERALS_TAG[1]!;
+      this.writeVarint(literals);
+    }
     return this.pos - start;
   }
 
@@ -377,6 +388,20 @@ export class AlertEncoder {
     this.writeVarint(vn);
     this.pos += buf.utf8Write(value, this.pos);
   }
+}
+
+/**
+ * Field 1000 of falco.outputs.response, this project's own and absent from Falco's proto: a
+ * varint whose bit i says that the i-th output_fields entry was a JSON number or boolean, so a
+ * JSON output writes it back unquoted as Falco does (the map carries only strings). Clients
+ * built from Falco's proto skip it as an unknown field. Entries past the 53rd stay strings.
+ */
+export const JSON_LITERALS_FIELD = 1000;
+const JSON_LITERALS_TAG = [0xc0, 0x3e]; // (1000 << 3) | 0 as a varint
+const MAX_LITERAL_ENTRIES = 53;
+
+function isJsonLiteral(value: unknown): boolean {
+  return (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint' || typeof value === 'boolean';
 }
 
 /** Bytes of a protobuf varint for a non-negative number. */

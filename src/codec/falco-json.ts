@@ -20,13 +20,20 @@ export interface JsonIncludes {
 
 const ALL: JsonIncludes = { output: true, tags: true, outputFields: true };
 
-/** One alert as a Falco JSON line (no newline). Field order follows Falco's. */
-export function toFalcoJsonLine(alert: response, include: JsonIncludes = ALL): string {
+/** A JSON number or boolean, exactly: only these may be written unquoted, whatever the sender marked. */
+const JSON_LITERAL = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false)$/;
+
+/**
+ * One alert as a Falco JSON line (no newline). Field order follows Falco's. `literals` are the
+ * output_fields that were numbers or booleans (jsonLiteralKeys()): written unquoted, as Falco does.
+ */
+export function toFalcoJsonLine(alert: response, include: JsonIncludes = ALL, literals: ReadonlySet<string> | null = null): string {
   const time = alert.time ? formatTime(alert.time.seconds, alert.time.nanos) : formatTime(0n, 0);
   let fields = '';
   if (include.outputFields) for (const key in alert.outputFields) {
     const value = alert.outputFields[key]!;
-    fields += `${fields === '' ? '' : ','}${JSON.stringify(key)}:${value === NO_VALUE ? 'null' : JSON.stringify(value)}`;
+    const text = value === NO_VALUE ? 'null' : literals?.has(key) && JSON_LITERAL.test(value) ? value : JSON.stringify(value);
+    fields += `${fields === '' ? '' : ','}${JSON.stringify(key)}:${text}`;
   }
   return (
     `{"hostname":${JSON.stringify(alert.hostname)},${include.output ? `"output":${JSON.stringify(alert.output)},` : ''}` +
@@ -39,9 +46,12 @@ export function toFalcoJsonLine(alert: response, include: JsonIncludes = ALL): s
 /** Thrown for a line that is not a Falco JSON alert; the message says why. */
 export class MalformedAlertLineError extends Error {}
 
+/** Marks a quoted long integer; a string from the line cannot start with it unescaped. */
+const LONG_INTEGER = '\u0000';
+
 /**
  * Quotes integer literals too long for a double (Falco's evt.time is nanoseconds, beyond
- * 2^53), so JSON.parse keeps every digit; the encoder stringifies field values anyway.
+ * 2^53) behind a marker, so JSON.parse keeps every digit; toBigInts() turns them into bigints.
  */
 function quoteLongIntegers(line: string): string {
   let out = '';
@@ -65,12 +75,20 @@ function quoteLongIntegers(line: string): string {
     const next = line.charCodeAt(j);
     const isInteger = next !== 0x2e && next !== 0x65 && next !== 0x45; // no fraction, no exponent
     if (isInteger && j - i > 15) {
-      out += `${line.slice(from, i)}"${line.slice(i, j)}"`;
+      out += `${line.slice(from, i)}"\\u0000${line.slice(i, j)}"`;
       from = j;
     }
     i = j - 1;
   }
   return from === 0 ? line : out + line.slice(from);
+}
+
+/** Long integers come back as bigints: still numbers, so a JSON output writes them unquoted. */
+function toBigInts(fields: Record<string, unknown>): void {
+  for (const key in fields) {
+    const value = fields[key];
+    if (typeof value === 'string' && value.startsWith(LONG_INTEGER)) fields[key] = BigInt(value.slice(1));
+  }
 }
 
 /** One of Falco's JSON output lines as an alert for emit(); throws MalformedAlertLineError. */
@@ -85,6 +103,8 @@ export function parseFalcoJsonLine(line: string): AlertInput {
     throw new MalformedAlertLineError('not a JSON object');
   }
   const alert = value as Record<string, unknown>;
+  const fields = alert['output_fields'];
+  if (typeof fields === 'object' && fields !== null) toBigInts(fields as Record<string, unknown>);
   for (const key of ['rule', 'priority', 'time'] as const) {
     const value = alert[key];
     if (typeof value !== 'string') {

@@ -14,7 +14,8 @@ export interface PublishEnvelope {
 /** Thrown for bytes that are not a well-formed PublishRequest; the message says what and where. */
 export class MalformedMessageError extends Error {}
 
-class Reader {
+/** Reads protobuf wire format from a Buffer, with errors that say what and at which byte. */
+export class Reader {
   pos = 0;
   constructor(
     readonly buf: Buffer,

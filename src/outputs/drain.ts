@@ -7,6 +7,7 @@ import { response } from '../gen/falco/outputs/outputs.js';
 import type { RingConsumer } from '../ring/ring.js';
 import type { Channel, ChannelItem, DeliveryReport } from './channel.js';
 import { formatterFor, type Formatter } from './format.js';
+import { jsonLiteralKeys } from '../codec/json-literals.js';
 import type { FormatOptions } from './types.js';
 import type { WorkerReport } from './worker-data.js';
 
@@ -65,8 +66,9 @@ export class ChannelDrain {
       const record = this.ring.read();
       if (record === null) break;
       // A copy out of shared memory: TextDecoder refuses views of a SharedArrayBuffer.
-      const alert = response.decode(this.ring.data.slice(record.offset, record.offset + record.length));
-      items.push({ alert, line: this.format(alert) });
+      const bytes = this.ring.data.slice(record.offset, record.offset + record.length);
+      const alert = response.decode(bytes);
+      items.push({ alert, line: this.format(alert, jsonLiteralKeys(bytes)) });
     }
     return items;
   }

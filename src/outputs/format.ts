@@ -6,7 +6,8 @@ import { PRIORITY_NAMES } from '../codec/alert.js';
 import { toFalcoJsonLine } from '../codec/falco-json.js';
 import type { FormatOptions } from './types.js';
 
-export type Formatter = (alert: response) => string;
+/** `literals`: the output_fields that were numbers or booleans (jsonLiteralKeys()). */
+export type Formatter = (alert: response, literals: ReadonlySet<string> | null) => string;
 
 export function formatterFor(options: FormatOptions = {}): Formatter {
   if (options.json === false) return toFalcoTextLine;
@@ -15,7 +16,7 @@ export function formatterFor(options: FormatOptions = {}): Formatter {
     tags: options.includeTags ?? true,
     outputFields: options.includeOutputFields ?? true,
   };
-  return (alert) => toFalcoJsonLine(alert, include);
+  return (alert, literals) => toFalcoJsonLine(alert, include, literals);
 }
 
 /**

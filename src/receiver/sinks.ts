@@ -5,6 +5,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { response } from '../gen/falco/outputs/outputs.js';
 import { toFalcoJsonLine } from '../codec/falco-json.js';
+import { jsonLiteralKeys } from '../codec/json-literals.js';
 
 /** Decodes one alert's bytes (falco.outputs.response) into its fields. */
 export function decodeAlert(bytes: Uint8Array): response {
@@ -39,7 +40,7 @@ export class JsonLinesSink implements Sink {
 
   write(alerts: readonly Buffer[]): Promise<void> {
     let text = '';
-    for (const alert of alerts) text += toFalcoJsonLine(decodeAlert(alert)) + '\n';
+    for (const alert of alerts) text += toFalcoJsonLine(decodeAlert(alert), undefined, jsonLiteralKeys(alert)) + '\n';
     return new Promise((resolve, reject) => {
       this.stream.write(text, (err) => (err ? reject(err) : resolve()));
     });

@@ -100,11 +100,9 @@ export function checkExactlyOnceInOrder(alerts: readonly FalcoAlert[], n: number
   return null;
 }
 
-/** A Falco JSON line as the receiver writes it back (output_fields as strings, null kept). */
-export function asWrittenBack(line: string): unknown {
-  const obj = JSON.parse(line.replace(/("evt\.time":)(\d+)/, '$1"$2"')) as { output_fields?: Record<string, unknown> };
-  const fields = Object.fromEntries(Object.entries(obj.output_fields ?? {}).map(([k, v]) => [k, v === null ? null : String(v)]));
-  return { ...obj, output_fields: fields };
+/** A Falco JSON line parsed with integers beyond 2^53 kept exact (as strings), to compare field for field. */
+export function parseExact(line: string): Record<string, unknown> {
+  return JSON.parse(line.replace(/([:[,])(-?\d{16,})(?=[,\]}])/g, '$1"$2"')) as Record<string, unknown>;
 }
 
 export interface ReceiverProcess {
