@@ -316,7 +316,7 @@ describe('precedence: flags > environment > file > defaults', () => {
     );
     expect(() => receiveSettingsFor(['--listen', 'localhost'], {})).toThrow(/'--listen <addr>' argument 'localhost' is invalid\. expected host:port or unix:\/\/\/path/);
     expect(() => receiveSettingsFor([], { FALCO_GRPC_OUTPUT_INSECURE: 'maybe' })).toThrow('FALCO_GRPC_OUTPUT_INSECURE: expected true or false (1/0, yes/no, on/off), got "maybe"');
-    expect(() => receiveSettingsFor(['--metrics-listen', 'nowhere'])).toThrow(/'--metrics-listen <addr>' argument 'nowhere' is invalid/);
+    expect(() => receiveSettingsFor(['--metrics-listen', 'nowhere'])).toThrow(/--metrics-listen \(or FALCO_GRPC_OUTPUT_METRICS_LISTEN\): expected host:port .*got "nowhere"/);
   });
 });
 

@@ -12,6 +12,8 @@ import { parseListenAddress, startHttpListener, type Delivery } from '../input/h
 import { createSendCounters, type SendCounters } from '../input/counters.js';
 import type { AlertInput } from '../codec/alert.js';
 import { addTlsFlags, tlsFromFlags, type TlsFlags } from './tls-flags.js';
+import { metricsListenOption, serveMetrics } from './metrics-option.js';
+import { registerInputMetrics, registerOutputMetrics } from '../metrics/send-metrics.js';
 
 interface SendFlags extends TlsFlags {
   target: string;
@@ -21,6 +23,7 @@ interface SendFlags extends TlsFlags {
   httpListen?: string;
   bufferBytes?: string;
   flushTimeout: string;
+  metricsListen?: string;
 }
 
 /** One input line and where it came from, for error messages. */
@@ -143,7 +146,8 @@ export function sendCommand(): Command {
     .option('--from-end', 'with --follow: skip the lines already in the file')
     .option('--http-listen <addr>', "host:port: take Falco's http_output POSTs (one alert each) instead of reading stdin")
     .option('--buffer-bytes <n>', 'transmitter ring size')
-    .option('--flush-timeout <seconds>', 'how long to wait for the last acks at the end of input', '60');
+    .option('--flush-timeout <seconds>', 'how long to wait for the last acks at the end of input', '60')
+    .addOption(metricsListenOption());
   addTlsFlags(cmd, 'client');
   return cmd.action(async (flags: SendFlags) => {
     const flushSec = Number(flags.flushTimeout);
@@ -160,8 +164,13 @@ export function sendCommand(): Command {
       onFull: flags.httpListen === undefined ? 'block' : 'drop',
       blockTimeoutMs: 30_000,
     });
+    const metrics = flags.metricsListen === undefined ? null : await serveMetrics('send', flags.metricsListen, (r) => {
+      registerOutputMetrics(r, [output]);
+      registerInputMetrics(r, counters);
+    });
     if (flags.httpListen !== undefined) await serveHttp(flags.httpListen, output, counters);
     else await sendLines(lineSource(flags), output, counters);
     await finish(output, counters, flushSec * 1000);
+    if (metrics) await metrics.close();
   });
 }
