@@ -9,7 +9,9 @@ import { DiscardSink, JsonLinesSink } from '../receiver/sinks.js';
 import { FaultSink } from '../receiver/fault-sink.js';
 import { addTlsFlags } from './tls-flags.js';
 import { fillFromConfig, readBooleanEnv } from './config-options.js';
-import { checkGrpcAddress, checkHostPort, checkPositiveInteger, checkPriority } from '../config/checks.js';
+import { metricsListenOption, serveMetrics } from './metrics-option.js';
+import { registerReceiverMetrics } from '../metrics/receiver-metrics.js';
+import { checkGrpcAddress, checkPositiveInteger, checkPriority } from '../config/checks.js';
 import { loadConfigFile } from '../config/load.js';
 import { checkTopLevelKeys } from '../config/falco-keys.js';
 import type { Report } from '../config/section.js';
@@ -78,7 +80,7 @@ export function receiveCommand(): Command {
         .argParser(parsedBy(checkPriority))
         .default(RECEIVE_DEFAULTS.minPriority, 'debug'),
     )
-    .addOption(option('--metrics-listen <addr>', 'serve Prometheus metrics on host:port', 'METRICS_LISTEN').argParser(parsedBy(checkHostPort)));
+    .addOption(metricsListenOption());
   addTlsFlags(cmd, 'server', ENV_PREFIX);
   return cmd.action(async (flags: { controlStdin?: boolean }) => {
     const report: Report = (level, message) => process.stderr.write(`falco-grpc-output receive: ${level}: ${message}\n`);
@@ -96,6 +98,8 @@ export function receiveCommand(): Command {
       subscriptions: settings.subscriptions ? { queueAlerts: settings.subscriberQueue, historyAlerts: settings.history } : false,
       minPriority: settings.minPriority,
     });
+    // Metrics first: a port already taken stops the receiver before it takes any alert.
+    const metrics = settings.metricsListen === undefined ? null : await serveMetrics('receive', settings.metricsListen, (r) => registerReceiverMetrics(r, receiver));
     const bound = await receiver.start();
     for (const addr of bound) process.stderr.write(`falco-grpc-output receive: listening on ${addr}\n`);
     const stop = async (signal: string): Promise<void> => {
@@ -103,6 +107,7 @@ export function receiveCommand(): Command {
       faults?.resume(); // a stalled sink would otherwise hold the requests in hand forever
       try {
         await receiver.close();
+        if (metrics) await metrics.close();
       } catch (err) {
         process.stderr.write(`falco-grpc-output receive: stopping failed: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exit(1);

@@ -19,6 +19,8 @@ import type { Report } from '../config/section.js';
 import { fillFromConfig } from './config-options.js';
 import { buildSendOutputs, summarize, type OutputFlags } from './send-outputs.js';
 import { addTlsFlags } from './tls-flags.js';
+import { metricsListenOption, serveMetrics } from './metrics-option.js';
+import { registerInputMetrics, registerOutputMetrics } from '../metrics/send-metrics.js';
 
 interface SendFlags extends OutputFlags {
   config?: string;
@@ -27,6 +29,7 @@ interface SendFlags extends OutputFlags {
   fromEnd?: boolean;
   httpListen?: string;
   flushTimeout: string;
+  metricsListen?: string;
 }
 
 /** One input line and where it came from, for error messages. */
@@ -159,7 +162,8 @@ export function sendCommand(): Command {
     .option('--http-listen <addr>', "host:port: take Falco's http_output POSTs (one alert each) instead of reading stdin")
     .option('--buffer-bytes <n>', 'ring size of each output')
     .option('--on-full <block|drop>', 'when an output is full: wait (default with one output, reading lines) or drop and count (default otherwise)')
-    .option('--flush-timeout <seconds>', 'how long to wait for the last acks at the end of input', '60');
+    .option('--flush-timeout <seconds>', 'how long to wait for the last acks at the end of input', '60')
+    .addOption(metricsListenOption());
   addTlsFlags(cmd, 'client');
   return cmd.action(async () => {
     const classic = readConfig(cmd);
@@ -171,8 +175,13 @@ export function sendCommand(): Command {
     const output = buildSendOutputs(flags, classic, flags.httpListen !== undefined);
     // logrotate's postrotate sends SIGHUP: file outputs reopen their file, as Falco's do.
     process.on('SIGHUP', () => void output.reopen());
+    const metrics = flags.metricsListen === undefined ? null : await serveMetrics('send', flags.metricsListen, (r) => {
+      registerOutputMetrics(r, output.outputs);
+      registerInputMetrics(r, counters);
+    });
     if (flags.httpListen !== undefined) await serveHttp(flags.httpListen, output, counters);
     else await sendLines(lineSource(flags), output, counters);
     await finish(output, counters, flushSec * 1000);
+    if (metrics) await metrics.close();
   });
 }

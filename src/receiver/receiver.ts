@@ -16,7 +16,7 @@ import { JsonLinesSink, type Sink } from './sinks.js';
 import { ProducerTable, splitRun, type SequenceState } from './producers.js';
 import { PRIORITY_NAMES, priorityFromName } from '../codec/alert.js';
 import { http2SessionOf } from './grpc-internals.js';
-import { SubscriptionHub, type SubscriptionOptions } from './subscriptions.js';
+import { SubscriptionHub, type SubscriberStats, type SubscriptionOptions } from './subscriptions.js';
 
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
 const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.proto', 'falco/version/version.proto'];
@@ -82,6 +82,8 @@ export interface Receiver {
   /** Stops accepting, finishes and acks what is in hand, flushes the sink. Idempotent. */
   close(): Promise<void>;
   stats(): ReceiverStats;
+  /** Each current subscriber's own counts (peer, queued, sent, dropped). */
+  subscriberStats(): SubscriberStats[];
 }
 
 interface StreamState {
@@ -360,6 +362,10 @@ class ReceiverImpl implements Receiver {
         // already gone
       }
     }
+  }
+
+  subscriberStats(): SubscriberStats[] {
+    return this.hub.subscriberStats();
   }
 
   stats(): ReceiverStats {

@@ -1,0 +1,63 @@
+// The receiver's metrics: what producers sent it, and how its subscribers keep up.
+
+import type { Registry } from 'prom-client';
+import type { ReceiverStats } from '../receiver/receiver.js';
+import type { SubscriberStats } from '../receiver/subscriptions.js';
+import { addMirroredCounter, addMirroredGauge, METRIC_PREFIX, oncePerScrape, type Sample } from './registry.js';
+
+/** What the metrics read from a receiver (a Receiver is one). */
+export interface ReceiverStatsSource {
+  stats(): ReceiverStats;
+  subscriberStats(): SubscriberStats[];
+}
+
+type Count = keyof ReceiverStats;
+
+const PREFIX = `${METRIC_PREFIX}receiver_`;
+
+const COUNTERS: ReadonlyArray<readonly [name: string, help: string, count: Count]> = [
+  ['alerts_accepted_total', 'Alerts the sink accepted (written, or counted with --discard).', 'accepted'],
+  ['alerts_filtered_total', 'Alerts acknowledged but not passed on: less severe than --min-priority.', 'filtered'],
+  ['alerts_duplicates_skipped_total', 'Alerts skipped because they were already handled (resent after a reconnect).', 'duplicates'],
+  ['alerts_missing_total', 'Sequence numbers a producer skipped: alerts that will never arrive.', 'gaps'],
+  ['publish_requests_total', 'PublishRequests received.', 'requests'],
+  ['rejected_streams_total', 'Publish streams ended because of a malformed or invalid message.', 'rejectedStreams'],
+  ['subscriber_alerts_dropped_total', "Alerts dropped from subscribers' queues (oldest first), every subscriber so far.", 'subscriberDrops'],
+];
+
+const GAUGES: ReadonlyArray<readonly [name: string, help: string, count: Count]> = [
+  ['streams', 'Publish streams open now.', 'activeStreams'],
+  ['producers', 'Producers (transmitters) the receiver keeps sequence state for.', 'producers'],
+  ['subscribers', "Clients subscribed now through Falco's subscription API (falco.outputs.service/sub).", 'subscribers'],
+];
+
+export function registerReceiverMetrics(registry: Registry, receiver: ReceiverStatsSource): void {
+  const stats = oncePerScrape(() => receiver.stats());
+  const subscribers = oncePerScrape(() => receiver.subscriberStats());
+  for (const [name, help, count] of COUNTERS) {
+    addMirroredCounter(registry, { name: PREFIX + name, help, samples: () => [[{}, stats()[count]]] });
+  }
+  for (const [name, help, count] of GAUGES) {
+    addMirroredGauge(registry, { name: PREFIX + name, help, samples: () => [[{}, stats()[count]]] });
+  }
+  const perPeer = (pick: (s: SubscriberStats) => number) => (): Sample[] => subscribers().map((s) => [{ peer: s.peer }, pick(s)]);
+  const labelNames = ['peer'];
+  addMirroredGauge(registry, {
+    name: `${PREFIX}subscription_queued_alerts`,
+    help: "Alerts waiting in a current subscriber's own queue.",
+    labelNames,
+    samples: perPeer((s) => s.queued),
+  });
+  addMirroredCounter(registry, {
+    name: `${PREFIX}subscription_alerts_sent_total`,
+    help: 'Alerts written to a current subscriber.',
+    labelNames,
+    samples: perPeer((s) => s.sent),
+  });
+  addMirroredCounter(registry, {
+    name: `${PREFIX}subscription_alerts_dropped_total`,
+    help: 'Alerts a current subscriber lost because it fell more than --subscriber-queue behind.',
+    labelNames,
+    samples: perPeer((s) => s.dropped),
+  });
+}
