@@ -18,6 +18,8 @@
 
 import { checkOneOf, checkPositiveInteger, checkString, describe, isHostPort } from './checks.js';
 import type { ConfigDocument } from './load.js';
+import { SYSLOG_FACILITIES } from '../outputs/channels/syslog-format.js';
+import { FALCO_HTTP_CLIENT_CERT, FALCO_HTTP_CLIENT_KEY } from '../outputs/channels/http.js';
 import { definedOnly, type ConfigSection, type Report } from './section.js';
 import type {
   FileOutputOptions,
@@ -39,14 +41,6 @@ export interface OutputsConfig {
   http?: HttpOutputOptions;
 }
 
-const FALCO_HTTP_CLIENT_CERT = '/etc/ssl/certs/client.crt';
-const FALCO_HTTP_CLIENT_KEY = '/etc/ssl/certs/client.key';
-
-/** Syslog facility names (RFC 5424 codes 0-23 as syslog(3) names them). */
-export const SYSLOG_FACILITIES = [
-  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp',
-  'ntp', 'security', 'console', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
-] as const;
 
 export function parseOutputsConfig(config: ConfigDocument, report: Report = () => {}): OutputsConfig {
   const root = config.root;
@@ -111,7 +105,7 @@ function readSyslog(s: ConfigSection): SyslogOutputOptions {
   return definedOnly({
     address: s.value('address', checkSyslogAddress),
     format: s.value('format', (v) => checkOneOf(v, ['rfc5424', 'rfc3164'] as const)),
-    facility: s.value('facility', (v) => checkOneOf(v, SYSLOG_FACILITIES)),
+    facility: s.value('facility', (v) => checkOneOf(typeof v === 'string' ? v.toLowerCase() : v, SYSLOG_FACILITIES)),
     appName: s.value('app_name', checkAppName),
   });
 }

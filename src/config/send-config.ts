@@ -1,5 +1,5 @@
 // falco_grpc_output.send: the settings a `send` transmitter can take from a config file.
-// Parsed and checked here; `send` does not read a config file yet.
+// Parsed and checked here; `send --config` fills the flags the command line and environment left unset.
 
 import { checkGrpcAddress, checkHostPort, checkPositiveInteger } from './checks.js';
 import { PROJECT_SECTION } from './falco-keys.js';

@@ -25,9 +25,10 @@ export const DEFAULT_HTTP_TUNING: HttpTuning = {
   retryAfterCapMs: 30_000,
 };
 
-// Falco's http_output defaults for client_cert and client_key, used when mtls is on without them.
-const FALCO_CLIENT_CERT = '/etc/falco/certs/client/client.crt';
-const FALCO_CLIENT_KEY = '/etc/falco/certs/client/client.key';
+// Falco's http_output defaults for client_cert and client_key (its source's and falco.yaml's),
+// used when mtls is on without them.
+export const FALCO_HTTP_CLIENT_CERT = '/etc/ssl/certs/client.crt';
+export const FALCO_HTTP_CLIENT_KEY = '/etc/ssl/certs/client.key';
 
 /** How one request ended. */
 type Attempt =
@@ -271,8 +272,8 @@ function tlsOptions(options: HttpOutputOptions): https.AgentOptions {
     // As Falco, the client certificate is presented only with mtls on.
     ...(options.mtls
       ? {
-          cert: loadPem(options.clientCert ?? FALCO_CLIENT_CERT, 'http clientCert'),
-          key: loadPem(options.clientKey ?? FALCO_CLIENT_KEY, 'http clientKey'),
+          cert: loadPem(options.clientCert ?? FALCO_HTTP_CLIENT_CERT, 'http clientCert'),
+          key: loadPem(options.clientKey ?? FALCO_HTTP_CLIENT_KEY, 'http clientKey'),
         }
       : {}),
   };

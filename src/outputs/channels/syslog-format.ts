@@ -6,13 +6,20 @@ import type { response as FalcoAlert } from '../../gen/falco/outputs/outputs.js'
 
 export type SyslogFormat = 'rfc5424' | 'rfc3164';
 
-/** Facility names as glibc's <syslog.h> spells them (without LOG_), with their codes. */
+/**
+ * Facility names as glibc's <syslog.h> spells them (without LOG_), with their codes, plus RFC
+ * 5424's ntp (12), security/log audit (13), console/log alert (14) and clock (15).
+ */
 const FACILITY_CODES: ReadonlyMap<string, number> = new Map([
-  ['kern', 0], ['user', 1], ['mail', 2], ['daemon', 3], ['auth', 4], ['security', 4], ['syslog', 5],
+  ['kern', 0], ['user', 1], ['mail', 2], ['daemon', 3], ['auth', 4], ['syslog', 5],
   ['lpr', 6], ['news', 7], ['uucp', 8], ['cron', 9], ['authpriv', 10], ['ftp', 11],
+  ['ntp', 12], ['security', 13], ['console', 14], ['clock', 15],
   ['local0', 16], ['local1', 17], ['local2', 18], ['local3', 19],
   ['local4', 20], ['local5', 21], ['local6', 22], ['local7', 23],
 ]);
+
+/** Every facility name the syslog output accepts; the config checks against the same list. */
+export const SYSLOG_FACILITIES: readonly string[] = [...FACILITY_CODES.keys()];
 
 /** The facility code for a name (any case); throws naming the accepted names. */
 export function facilityCode(name: string): number {
