@@ -38,6 +38,26 @@ describe('send', () => {
     }
   });
 
+  it('receive --min-priority warning writes only Warning and more severe; the rest is acknowledged', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'out.jsonl');
+    const receiver = await startReceiverProcess(['--listen', `unix://${join(dir, 'p.sock')}`, '--output-file', out, '--min-priority', 'WARNING']);
+    try {
+      const result = await send(['--target', receiver.addresses[0]!, '--input', DATA]);
+      expect(result.stderr).toMatch(/read 1000, sent 1000, acked 1000, dropped 0, malformed 0/);
+      receiver.child.kill('SIGTERM');
+      await receiver.exited;
+      const severe = new Set(['Emergency', 'Alert', 'Critical', 'Error', 'Warning']);
+      const lines = readFileSync(DATA, 'utf8').trim().split('\n');
+      const kept = lines.filter((l) => severe.has((JSON.parse(l) as { priority: string }).priority));
+      expect(kept.length).toBeGreaterThan(0);
+      expect(kept.length).toBeLessThan(lines.length);
+      expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual(kept);
+    } finally {
+      receiver.child.kill('SIGKILL');
+    }
+  });
+
   it('reports malformed lines with their line number and reason, skips them, and sends the rest', async () => {
     const dir = tempDir();
     const receiver = await startReceiverProcess(['--listen', `unix://${join(dir, 'm.sock')}`, '--discard']);
