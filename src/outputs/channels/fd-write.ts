@@ -11,7 +11,7 @@
 
 import { writeSync } from 'node:fs';
 import type { ChannelItem } from '../channel.js';
-import { pause } from './backoff.js';
+import { sleep } from './retry.js';
 
 const FULL_PIPE_FIRST_WAIT_MS = 1;
 const FULL_PIPE_MAX_WAIT_MS = 100;
@@ -37,7 +37,7 @@ export async function writeLines(fd: number, items: readonly ChannelItem[], sign
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EINTR') continue;
       if (code !== 'EAGAIN') return { linesWritten: linesEndingBy(lines, offset), error: (err as Error).message };
-      if (!(await pause(wait, signal))) {
+      if (!(await sleep(wait, signal))) {
         return { linesWritten: linesEndingBy(lines, offset), error: 'aborted while the reader was not reading' };
       }
       wait = Math.min(wait * 2, FULL_PIPE_MAX_WAIT_MS);

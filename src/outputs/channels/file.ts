@@ -9,7 +9,7 @@
 import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import type { Channel, ChannelItem, DeliveryReport } from '../channel.js';
 import type { FileOutputOptions } from '../types.js';
-import { RetryBackoff } from './backoff.js';
+import { RetryBackoff } from './retry.js';
 import { writeLines } from './fd-write.js';
 import { batchReport, messageOf } from './report.js';
 

@@ -11,7 +11,7 @@
 // batches at once until its backoff has passed.
 
 import type { Channel, ChannelItem, DeliveryReport } from '../channel.js';
-import { RetryBackoff } from './backoff.js';
+import { RetryBackoff } from './retry.js';
 import { batchReport } from './report.js';
 import { couldNotRun, describeExit, ShellProcess, type ExitStatus } from './shell-process.js';
 

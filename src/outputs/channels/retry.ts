@@ -1,4 +1,5 @@
-// Retry pacing shared by the network channels (syslog, http).
+// Retry pacing shared by the channels: every wait ends early when the host aborts, so close() is
+// never held up.
 
 export interface BackoffPolicy {
   /** Delay before the first retry; doubles with each retry after it. */
@@ -19,6 +20,7 @@ export function backoffDelay(retry: number, policy: BackoffPolicy): number {
 /** Waits `ms`, cut short when `signal` aborts. Resolves true when the full wait passed, false when aborted. */
 export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
+  if (ms <= 0) return Promise.resolve(true);
   return new Promise((resolve) => {
     const onAbort = (): void => {
       clearTimeout(timer);
@@ -30,6 +32,39 @@ export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Spaces out attempts after failures: `minMs`, doubling up to `maxMs`, back to `minMs` on reset(). */
+export class RetryBackoff {
+  private delayMs: number;
+  private notBefore = 0;
+
+  constructor(
+    private readonly minMs: number,
+    private readonly maxMs: number,
+  ) {
+    this.delayMs = minMs;
+  }
+
+  /** Waits until the next attempt is due; false when `signal` aborted first. */
+  ready(signal: AbortSignal): Promise<boolean> {
+    return sleep(this.notBefore - performance.now(), signal);
+  }
+
+  /** True while an attempt would come too soon after the last failure. */
+  get waiting(): boolean {
+    return performance.now() < this.notBefore;
+  }
+
+  failed(): void {
+    this.notBefore = performance.now() + this.delayMs;
+    this.delayMs = Math.min(this.delayMs * 2, this.maxMs);
+  }
+
+  reset(): void {
+    this.delayMs = this.minMs;
+    this.notBefore = 0;
+  }
 }
 
 /** An error's message, whatever was thrown. */
