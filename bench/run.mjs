@@ -5,13 +5,16 @@
 //   npm run bench                          all scenarios, 3 repetitions
 //   npm run bench -- --reps 5 --json       more repetitions, JSON on stdout
 //   npm run bench -- --scenario stall      one scenario (max, paced, stall, mix, outage)
+//   npm run bench -- --scenario outputs    the classic outputs and the fan-out (outputs.mjs), or one
+//                                          of outputs-file, outputs-fanout, outputs-stall
 
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderHtmlReport } from '../dist/src/flood/report-html.js';
+import { OUTPUT_GROUP, OUTPUT_SCENARIOS, runOutputScenarios } from './outputs.mjs';
+import { fmt, medianRun, mediansOf, runChild } from './runs.mjs';
 
 const PEER_SCRIPT = fileURLToPath(new URL('./peer.mjs', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
@@ -52,38 +55,23 @@ const { values: args } = parseArgs({
   },
 });
 const reps = Number(args.reps);
-const chosen = args.scenario ?? ['max', 'paced', 'stall', 'mix'];
+const chosen = (args.scenario ?? ['max', 'paced', 'stall', 'mix', OUTPUT_GROUP]).flatMap((k) => (k === OUTPUT_GROUP ? Object.keys(OUTPUT_SCENARIOS) : [k]));
+for (const key of chosen) {
+  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key]) {
+    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS)].join(', ')}`);
+  }
+}
 
 const NUMERIC = [
   'emitted', 'acked', 'dropped', 'throughputPerSec', 'mainCpuUsPerAlert', 'rssMaxMB', 'resent', 'reconnects',
   'emitUs.p50', 'emitUs.p90', 'emitUs.p99', 'emitUs.p999', 'emitUs.max',
   'eventLoopDelayMs.p50', 'eventLoopDelayMs.p99', 'eventLoopDelayMs.max', 'deliveryMs.p50', 'deliveryMs.p99',
 ];
-const get = (obj, path) => path.split('.').reduce((o, k) => o?.[k], obj);
-const set = (obj, path, v) => {
-  const keys = path.split('.');
-  const last = keys.pop();
-  keys.reduce((o, k) => (o[k] ??= {}), obj)[last] = v;
-};
-const median = (values) => {
-  const s = values.filter(Number.isFinite).sort((a, b) => a - b); // null: the peer cannot measure it
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-function runPeer(peer, options) {
-  const out = execFileSync(process.execPath, [PEER_SCRIPT, peer, JSON.stringify({ ...options, embeddedTransport: 'mtls' })], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return JSON.parse(out.trim().split('\n').pop());
-}
+const runPeer = (peer, options) => runChild(PEER_SCRIPT, peer, { ...options, embeddedTransport: 'mtls' });
 
 const results = {}; // scenario → peer → { median, runs }
 const chartRuns = [];
-for (const key of chosen) {
-  if (!SCENARIOS[key]) throw new Error(`unknown scenario ${key}; one of ${Object.keys(SCENARIOS).join(', ')}`);
+for (const key of chosen.filter((k) => SCENARIOS[k])) {
   const { peers, ...options } = SCENARIOS[key];
   results[key] = {};
   const runs = Object.fromEntries(peers.map((p) => [p, []]));
@@ -96,13 +84,13 @@ for (const key of chosen) {
   }
   for (const peer of peers) {
     const m = { peer, scenario: options.scenario, runs: runs[peer].length, flushed: runs[peer].every((r) => r.flushed) };
-    for (const path of NUMERIC) set(m, path, median(runs[peer].map((r) => get(r, path))));
-    results[key][peer] = m;
-    // Chart the run whose throughput is the median one.
-    const byThroughput = [...runs[peer]].sort((a, b) => a.throughputPerSec - b.throughputPerSec);
-    chartRuns.push(byThroughput[Math.floor(byThroughput.length / 2)]);
+    results[key][peer] = mediansOf(runs[peer], NUMERIC, m);
+    chartRuns.push(medianRun(runs[peer]));
   }
 }
+
+const classic = runOutputScenarios(chosen.filter((k) => OUTPUT_SCENARIOS[k]), reps);
+chartRuns.push(...classic.chartRuns);
 
 /** How many times better ours is: the other's number over ours (CPU, latency), or ours over theirs (throughput). */
 function ratios(scenario) {
@@ -126,7 +114,6 @@ const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${proces
 const output = { machine, reps, scenarios: {} };
 for (const [key, scenario] of Object.entries(results)) output.scenarios[key] = { peers: scenario, ratios: ratios(scenario) };
 
-const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '—');
 const lines = [`machine: ${machine}; medians of ${reps} runs`, ''];
 for (const { peers, ratios: rs } of Object.values(output.scenarios)) {
   const first = Object.values(peers)[0];
@@ -143,6 +130,8 @@ for (const { peers, ratios: rs } of Object.values(output.scenarios)) {
   }
   lines.push('');
 }
+Object.assign(output.scenarios, classic.scenarios);
+lines.push(...classic.lines);
 
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}bench.json`, JSON.stringify(output, null, 2));

@@ -5,6 +5,7 @@
 
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import { progressWithoutAcks } from '../../dist/src/flood/target.js';
 import { jsonSafeAlert } from './alert-to-response.mjs';
 
 const TRANSPORT = fileURLToPath(new URL('./pino-grpc-transport.mjs', import.meta.url));
@@ -14,7 +15,7 @@ const CLOSE_TIMEOUT_MS = 30_000;
  * `promise`, or `fallback` after `ms`. The timer is ref'd on purpose: pino unrefs its worker,
  * so without it nothing would keep the process alive while waiting for that worker.
  */
-function within(promise, ms, fallback) {
+export function within(promise, ms, fallback) {
   let timer;
   const timeout = new Promise((resolve) => (timer = setTimeout(resolve, ms, fallback)));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
@@ -38,16 +39,7 @@ export function createPinoTarget(connection) {
       return true;
     },
     // The main thread cannot see the receiver's acks.
-    progress: () => ({
-      acked: null,
-      ackedSeq: null,
-      dropped: 0,
-      drops: { full: 0, too_large: 0, invalid: 0, rejected: 0 },
-      pendingBytes: 0,
-      capacityBytes: 0,
-      resent: 0,
-      reconnects: 0,
-    }),
+    progress: () => progressWithoutAcks(),
     // logger.flush drains thread-stream's queue into the worker, then the transport's flush
     // waits for the receiver's acks.
     async flush(timeoutMs) {
@@ -55,13 +47,16 @@ export function createPinoTarget(connection) {
       const flushed = new Promise((resolve) => logger.flush((err) => resolve(!err)));
       return within(flushed, timeoutMs, false);
     },
-    async close() {
-      if (transport.closed) return;
-      // Not events.once: it rejects on 'error', which a failed worker emits on the way to 'close'.
-      const closed = new Promise((resolve) => transport.once('close', resolve));
-      // end() blocks this thread (up to thread-stream's own 10 s) while the worker finishes.
-      transport.end();
-      if ((await within(closed, CLOSE_TIMEOUT_MS, 'timeout')) === 'timeout') await transport.worker.terminate();
-    },
+    close: () => closePinoTransport(transport),
   };
+}
+
+/** Ends a pino transport and waits for its worker to finish; stops the worker if it takes too long. */
+export async function closePinoTransport(transport) {
+  if (transport.closed) return;
+  // Not events.once: it rejects on 'error', which a failed worker emits on the way to 'close'.
+  const closed = new Promise((resolve) => transport.once('close', resolve));
+  // end() blocks this thread (up to thread-stream's own 10 s) while the worker finishes.
+  transport.end();
+  if ((await within(closed, CLOSE_TIMEOUT_MS, 'timeout')) === 'timeout') await transport.worker.terminate();
 }

@@ -18,6 +18,8 @@ export interface FloodOptions {
   rate: number | 'max';
   /** Emit for this long (default 5 s unless `count` is given). */
   durationSec?: number;
+  /** Paced runs: emit what is due every this many ms. Default 1; a low rate wants longer ticks, or the loop's own wake-ups dwarf what emit() costs. */
+  tickMs?: number;
   count?: number;
   /** 'fixed': the 630-byte reference alert; 'realistic': the default-rule mix. */
   mix?: 'fixed' | 'realistic';
@@ -91,6 +93,7 @@ interface Pacing {
   rate: number | 'max';
   durationMs: number;
   limit: number;
+  tickMs: number;
 }
 
 /**
@@ -110,7 +113,7 @@ function paceEmits(pacing: Pacing, emitOne: (seq: number) => void, afterTick: ()
       afterTick();
       // Yield to timers (the sampler, the receiver's control) between bursts.
       if (pacing.rate === 'max') setImmediate(tick);
-      else setTimeout(tick, 1);
+      else setTimeout(tick, pacing.tickMs);
     };
     tick();
   });
@@ -127,7 +130,7 @@ async function calibrateLoopCpu(pacing: Pacing, makeAlert: (seq: number, ns: big
   const base = BigInt(Date.now()) * 1_000_000n;
   const cpu0 = mainThreadCpuMicros();
   const n = await paceEmits(
-    pacing.rate === 'max' ? { rate: 'max', durationMs: Infinity, limit: 200_000 } : { ...pacing, durationMs: Math.min(2000, pacing.durationMs) },
+    pacing.rate === 'max' ? { rate: 'max', durationMs: Infinity, limit: 200_000, tickMs: 0 } : { ...pacing, durationMs: Math.min(2000, pacing.durationMs) },
     (i) => {
       const alert = makeAlert(i, base + BigInt(i));
       const t0 = process.hrtime.bigint();
@@ -223,7 +226,7 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
     }
   };
 
-  const pacing: Pacing = { rate: opts.rate, durationMs, limit };
+  const pacing: Pacing = { rate: opts.rate, durationMs, limit, tickMs: opts.tickMs ?? 1 };
   const loopCpuUs = await calibrateLoopCpu(pacing, makeAlert);
   loopDelay.enable();
   const cpuStart = mainThreadCpuMicros();

@@ -35,3 +35,17 @@ export interface FloodConnection {
 }
 
 export type FloodTargetFactory = (connection: FloodConnection) => FloodTarget | Promise<FloodTarget>;
+
+/** The progress of a peer that cannot see acks: what it dropped (counted as `full`) and nothing else. */
+export function progressWithoutAcks(dropped = 0): FloodProgress {
+  return {
+    acked: null,
+    ackedSeq: null,
+    dropped,
+    drops: { full: dropped, too_large: 0, invalid: 0, rejected: 0 },
+    pendingBytes: 0,
+    capacityBytes: 0,
+    resent: 0,
+    reconnects: 0,
+  };
+}
