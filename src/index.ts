@@ -26,6 +26,7 @@ export type { GrpcOutputOptions } from './transmitter/options.js';
 export type { AlertInput, AlertTime, OutputFieldValue } from './codec/alert.js';
 export { PRIORITY_NAMES } from './codec/alert.js';
 export { toFalcoJsonLine } from './codec/falco-json.js';
+export { jsonLiteralKeys } from './codec/json-literals.js';
 export { createReceiver } from './receiver/receiver.js';
 export type { Receiver, ReceiverOptions, ReceiverStats } from './receiver/receiver.js';
 export { JsonLinesSink, DiscardSink, decodeAlert } from './receiver/sinks.js';

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { AlertEncoder } from '../dist/src/codec/alert.js';
 import { MalformedAlertLineError, parseFalcoJsonLine, toFalcoJsonLine } from '../dist/src/codec/falco-json.js';
 import { jsonLiteralKeys } from '../dist/src/codec/json-literals.js';
+import { FalcoJsonWriter } from '../dist/src/codec/falco-json-bytes.js';
+import { toFalcoTextLine } from '../dist/src/outputs/format.js';
 import { decodeAlert } from '../dist/src/index.js';
 
 const LINES = readFileSync(fileURLToPath(new URL('./fixtures/falco-alerts.jsonl', import.meta.url)), 'utf8')
@@ -31,6 +33,28 @@ describe('parseFalcoJsonLine', () => {
     expect(alert.outputFields).toEqual({ n: '42', b: 'true', s: '42' });
     expect(toFalcoJsonLine(alert)).toContain('"output_fields":{"n":"42","b":"true","s":"42"}');
     expect(toFalcoJsonLine(alert, undefined, jsonLiteralKeys(encoder.scratch.subarray(0, n)))).toContain('"output_fields":{"n":42,"b":true,"s":"42"}');
+  });
+
+  it("the output workers' byte-level writer gives exactly toFalcoJsonLine's and toFalcoTextLine's lines", () => {
+    const encoder = new AlertEncoder(1 << 20);
+    const nasty = {
+      rule: 'r"\\\n\t\u0001é€😀',
+      priority: 'Alert',
+      output: 'x\u001f\u007f "q"',
+      tags: ['a"b', ''],
+      output_fields: { 'k"\\': 'v\r\b\f', n: 12, b: false, z: null, big: 1764219600000000970n, f: 1.5, neg: -3, e: 1e21, s: '<NA>x', lead: '007' },
+    };
+    const cases = [...LINES.map(parseFalcoJsonLine), nasty, { rule: 'no output', priority: 'Warning', time: '2025-11-27T05:00:00.5Z' }];
+    for (const switches of [{ output: true, tags: true, outputFields: true }, { output: false, tags: false, outputFields: false }, { output: true, tags: false, outputFields: true }]) {
+      const writer = new FalcoJsonWriter(switches);
+      for (const alert of cases) {
+        const n = encoder.encode(alert as never);
+        const bytes = encoder.scratch.subarray(0, n);
+        const decoded = decodeAlert(bytes);
+        expect(writer.line(bytes)).toBe(toFalcoJsonLine(decoded, switches, jsonLiteralKeys(bytes)));
+        expect(writer.textLine(bytes)).toBe(toFalcoTextLine(decoded));
+      }
+    }
   });
 
   it('a value marked as a number by a peer is written unquoted only if it is one (no JSON injection)', () => {

@@ -7,8 +7,11 @@
 import type { response as FalcoAlert } from '../gen/falco/outputs/outputs.js';
 
 export interface ChannelItem {
-  /** The alert's fields (priority for syslog's severity, rule for headers, ...). */
-  alert: FalcoAlert;
+  /**
+   * The alert's fields (priority for syslog's severity, ...), decoded only for a channel that sets
+   * `wantsFields`: the others get null, and the worker saves a decode per alert.
+   */
+  alert: FalcoAlert | null;
   /** The alert formatted as configured (Falco JSON or Falco's text line), without a trailing newline. */
   line: string;
 }
@@ -23,6 +26,8 @@ export interface DeliveryReport {
 }
 
 export interface Channel {
+  /** True when deliver() reads `item.alert`; otherwise items carry only their line. */
+  readonly wantsFields?: boolean;
   /**
    * Delivers a batch, in order. Resolves once every item is delivered or given up; never rejects.
    * Retries and backoff happen inside. When `signal` aborts (the host is closing and its timeout

@@ -3,11 +3,10 @@
 // or given up on it. Like the gRPC sender it never blocks its thread: waits are Atomics.waitAsync.
 
 import { parentPort } from 'node:worker_threads';
-import { response } from '../gen/falco/outputs/outputs.js';
 import type { RingConsumer } from '../ring/ring.js';
 import type { Channel, ChannelItem, DeliveryReport } from './channel.js';
 import { formatterFor, type Formatter } from './format.js';
-import { jsonLiteralKeys } from '../codec/json-literals.js';
+import { scanAlert } from '../codec/alert-scan.js';
 import type { FormatOptions } from './types.js';
 import type { WorkerReport } from './worker-data.js';
 
@@ -65,10 +64,9 @@ export class ChannelDrain {
     while (items.length < this.batchAlerts) {
       const record = this.ring.read();
       if (record === null) break;
-      // A copy out of shared memory: TextDecoder refuses views of a SharedArrayBuffer.
-      const bytes = this.ring.data.slice(record.offset, record.offset + record.length);
-      const alert = response.decode(bytes);
-      items.push({ alert, line: this.format(alert, jsonLiteralKeys(bytes)) });
+      // Read in place: Buffer's UTF-8 decoding, unlike TextDecoder, takes views of shared memory.
+      const bytes = this.ring.data.subarray(record.offset, record.offset + record.length);
+      items.push({ alert: this.channel.wantsFields ? scanAlert(bytes).alert : null, line: this.format(bytes) });
     }
     return items;
   }

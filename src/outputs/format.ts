@@ -3,20 +3,20 @@
 
 import type { response } from '../gen/falco/outputs/outputs.js';
 import { PRIORITY_NAMES } from '../codec/alert.js';
-import { toFalcoJsonLine } from '../codec/falco-json.js';
+import { FalcoJsonWriter } from '../codec/falco-json-bytes.js';
 import type { FormatOptions } from './types.js';
 
-/** `literals`: the output_fields that were numbers or booleans (jsonLiteralKeys()). */
-export type Formatter = (alert: response, literals: ReadonlySet<string> | null) => string;
+/** An encoded alert (falco.outputs.response bytes) to its line. */
+export type Formatter = (bytes: Uint8Array) => string;
 
+/** Formats straight from the bytes (FalcoJsonWriter): the same lines as toFalcoJsonLine/toFalcoTextLine, at a fraction of the cost. */
 export function formatterFor(options: FormatOptions = {}): Formatter {
-  if (options.json === false) return toFalcoTextLine;
-  const include = {
+  const writer = new FalcoJsonWriter({
     output: options.includeOutput ?? true,
     tags: options.includeTags ?? true,
     outputFields: options.includeOutputFields ?? true,
-  };
-  return (alert, literals) => toFalcoJsonLine(alert, include, literals);
+  });
+  return options.json === false ? (bytes) => writer.textLine(bytes) : (bytes) => writer.line(bytes);
 }
 
 /**

@@ -4,8 +4,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { response } from '../gen/falco/outputs/outputs.js';
-import { toFalcoJsonLine } from '../codec/falco-json.js';
-import { jsonLiteralKeys } from '../codec/json-literals.js';
+import { FalcoJsonWriter } from '../codec/falco-json-bytes.js';
 
 /** Decodes one alert's bytes (falco.outputs.response) into its fields. */
 export function decodeAlert(bytes: Uint8Array): response {
@@ -27,6 +26,7 @@ export interface Sink {
 export class JsonLinesSink implements Sink {
   private readonly stream: Writable;
   private readonly owned: boolean;
+  private readonly writer = new FalcoJsonWriter({ output: true, tags: true, outputFields: true });
 
   constructor(target: { file: string } | { stream: Writable } = { stream: process.stdout }) {
     if ('file' in target) {
@@ -40,7 +40,7 @@ export class JsonLinesSink implements Sink {
 
   write(alerts: readonly Buffer[]): Promise<void> {
     let text = '';
-    for (const alert of alerts) text += toFalcoJsonLine(decodeAlert(alert), undefined, jsonLiteralKeys(alert)) + '\n';
+    for (const alert of alerts) text += this.writer.line(alert) + '\n';
     return new Promise((resolve, reject) => {
       this.stream.write(text, (err) => (err ? reject(err) : resolve()));
     });

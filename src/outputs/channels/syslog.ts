@@ -1,6 +1,7 @@
 // syslog_output: each alert as one syslog message (RFC 5424, or RFC 3164 on request) to the local
 // socket /dev/log, or to a receiver over UDP or TCP (RFC 6587 octet counting).
 
+import type { response } from '../../gen/falco/outputs/outputs.js';
 import type { Channel, ChannelItem, DeliveryReport } from '../channel.js';
 import type { SyslogOutputOptions } from '../types.js';
 import { backoffDelay, errorText, sleep, type BackoffPolicy } from './retry.js';
@@ -49,7 +50,12 @@ interface Tally {
   error?: string;
 }
 
+/** What the header falls back to for an item without fields: now, this host, Notice. */
+const NO_FIELDS: response = { time: undefined, priority: 5, sourceDeprecated: 0, rule: '', output: '', outputFields: {}, hostname: '', tags: [], source: '' };
+
 export class SyslogChannel implements Channel {
+  /** The header needs the priority, time and hostname. */
+  readonly wantsFields = true;
   /** The address as configured, named in every error. */
   readonly address: string;
   private readonly transport: SyslogTransport;
@@ -148,7 +154,7 @@ export class SyslogChannel implements Channel {
   }
 
   private message(item: ChannelItem): Buffer {
-    return Buffer.from(syslogHeader(item.alert, this.header) + item.line);
+    return Buffer.from(syslogHeader(item.alert ?? NO_FIELDS, this.header) + item.line);
   }
 
   /** null when sent; else why it was given up, naming the address and the attempts. */

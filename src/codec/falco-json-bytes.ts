@@ -1,0 +1,284 @@
+// Falco's JSON line straight from an encoded falco.outputs.response, without decoding it into
+// an object first: one pass finds where each field's bytes are, a second copies them into the
+// line in Falco's key order, escaping as JSON needs. The output workers use it for every alert;
+// it is several times cheaper than decode-then-format, which creates a string per field.
+// toFalcoJsonLine() (falco-json.ts) is the reference it must match byte for byte.
+
+import { JSON_LITERALS_FIELD, NO_VALUE, PRIORITY_NAMES } from './alert.js';
+import { formatTime, type JsonIncludes } from './falco-json.js';
+
+const HEX = '0123456789abcdef';
+const NA = Buffer.from(NO_VALUE);
+
+/** Falco's "<NA>", written back as null. */
+function isNoValue(src: Buffer, start: number, end: number): boolean {
+  if (end - start !== NA.length) return false;
+  for (let i = 0; i < NA.length; i++) if (src[start + i] !== NA[i]) return false;
+  return true;
+}
+const MAX_ENTRIES = 256;
+
+/** Where the fields are: [start, end) byte offsets into the alert. */
+class Layout {
+  hostname = [0, 0];
+  output = [0, 0];
+  rule = [0, 0];
+  source = [0, 0];
+  priority = 0;
+  seconds = 0n;
+  nanos = 0;
+  tags: number[] = []; // start, end pairs
+  entries: number[] = []; // keyStart, keyEnd, valueStart, valueEnd
+  literals = 0;
+
+  reset(): void {
+    this.hostname[0] = this.hostname[1] = this.output[0] = this.output[1] = 0;
+    this.rule[0] = this.rule[1] = this.source[0] = this.source[1] = 0;
+    this.priority = this.nanos = this.literals = 0;
+    this.seconds = 0n;
+    this.tags.length = 0;
+    this.entries.length = 0;
+  }
+}
+
+export class FalcoJsonWriter {
+  private out = Buffer.allocUnsafe(64 * 1024);
+  private at = 0;
+  private readonly layout = new Layout();
+  private src: Buffer = Buffer.alloc(0);
+  private pos = 0;
+
+  constructor(private readonly include: JsonIncludes) {}
+
+  /** Falco's text line: the alert's `output`, or time, priority and rule when it has none (as toFalcoTextLine). */
+  textLine(bytes: Uint8Array): string {
+    this.load(bytes);
+    const L = this.layout;
+    if (L.output[1]! > L.output[0]!) return this.src.toString('utf8', L.output[0], L.output[1]);
+    const clock = formatTime(L.seconds, L.nanos).slice(11, -1); // HH:MM:SS.nnnnnnnnn
+    return `${clock}: ${(PRIORITY_NAMES as readonly string[])[L.priority] ?? 'Debug'} ${this.src.toString('utf8', L.rule[0], L.rule[1])}`;
+  }
+
+  private load(bytes: Uint8Array): void {
+    this.src = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.scan();
+  }
+
+  /** The alert's Falco JSON line (no newline). */
+  line(bytes: Uint8Array): string {
+    this.load(bytes);
+    const L = this.layout;
+    // Worst case every byte becomes a 6-byte \u00XX escape.
+    this.reserve(this.src.length * 6 + 256);
+    this.at = 0;
+    this.ascii('{"hostname":');
+    this.quoted(L.hostname[0]!, L.hostname[1]!);
+    if (this.include.output) {
+      this.ascii(',"output":');
+      this.quoted(L.output[0]!, L.output[1]!);
+    }
+    this.ascii(`,"priority":"${(PRIORITY_NAMES as readonly string[])[L.priority] ?? 'Debug'}","rule":`);
+    this.quoted(L.rule[0]!, L.rule[1]!);
+    this.ascii(',"source":');
+    this.quoted(L.source[0]!, L.source[1]!);
+    if (this.include.tags) {
+      this.ascii(',"tags":[');
+      for (let i = 0; i < L.tags.length; i += 2) {
+        if (i > 0) this.out[this.at++] = 0x2c;
+        this.quoted(L.tags[i]!, L.tags[i + 1]!);
+      }
+      this.out[this.at++] = 0x5d;
+    }
+    this.ascii(`,"time":"${formatTime(L.seconds, L.nanos)}"`);
+    if (this.include.outputFields) {
+      this.ascii(',"output_fields":{');
+      let mask = L.literals;
+      for (let i = 0; i < L.entries.length; i += 4) {
+        if (i > 0) this.out[this.at++] = 0x2c;
+        this.quoted(L.entries[i]!, L.entries[i + 1]!);
+        this.out[this.at++] = 0x3a;
+        const vs = L.entries[i + 2]!;
+        const ve = L.entries[i + 3]!;
+        const literal = i / 4 < 53 && mask % 2 === 1;
+        mask = Math.floor(mask / 2);
+        if (isNoValue(this.src, vs, ve)) this.ascii('null');
+        else if (literal && isJsonLiteral(this.src, vs, ve)) this.raw(vs, ve);
+        else this.quoted(vs, ve);
+      }
+      this.out[this.at++] = 0x7d;
+    }
+    this.out[this.at++] = 0x7d;
+    return this.out.toString('utf8', 0, this.at);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.out.length < bytes) this.out = Buffer.allocUnsafe(bytes * 2);
+  }
+
+  private varint(): number {
+    let result = 0;
+    let shift = 1;
+    for (;;) {
+      const b = this.src[this.pos++]!;
+      result += (b & 0x7f) * shift;
+      if (b < 0x80) return result;
+      shift *= 128;
+    }
+  }
+
+  private varint64(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      const b = this.src[this.pos++]!;
+      result |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return BigInt.asIntN(64, result);
+      shift += 7n;
+    }
+  }
+
+  private span(into: number[]): void {
+    const len = this.varint();
+    into[0] = this.pos;
+    into[1] = this.pos += len;
+  }
+
+  private skip(wireType: number): void {
+    if (wireType === 0) this.varint();
+    else if (wireType === 2) this.pos += this.varint();
+    else if (wireType === 1) this.pos += 8;
+    else if (wireType === 5) this.pos += 4;
+    else throw new RangeError(`wire type ${wireType} in an alert`);
+  }
+
+  private scan(): void {
+    const L = this.layout;
+    L.reset();
+    const src = this.src;
+    this.pos = 0;
+    const pair = [0, 0];
+    while (this.pos < src.length) {
+      const tag = this.varint();
+      switch (tag) {
+        case 0x0a: {
+          const end = this.pos + this.varint();
+          while (this.pos < end) {
+            const t = this.varint();
+            if (t === 0x08) L.seconds = this.varint64();
+            else if (t === 0x10) L.nanos = this.varint();
+            else this.skip(t & 7);
+          }
+          break;
+        }
+        case 0x10:
+          L.priority = this.varint();
+          break;
+        case 0x22:
+          this.span(L.rule);
+          break;
+        case 0x2a:
+          this.span(L.output);
+          break;
+        case 0x32: {
+          const end = this.pos + this.varint();
+          let ks = 0, ke = 0, vs = 0, ve = 0;
+          while (this.pos < end) {
+            const t = this.varint();
+            if (t === 0x0a) {
+              this.span(pair);
+              ks = pair[0]!;
+              ke = pair[1]!;
+            } else if (t === 0x12) {
+              this.span(pair);
+              vs = pair[0]!;
+              ve = pair[1]!;
+            } else this.skip(t & 7);
+          }
+          if (L.entries.length < MAX_ENTRIES * 4) L.entries.push(ks, ke, vs, ve);
+          break;
+        }
+        case 0x3a:
+          this.span(L.hostname);
+          break;
+        case 0x42:
+          this.span(pair);
+          L.tags.push(pair[0]!, pair[1]!);
+          break;
+        case 0x4a:
+          this.span(L.source);
+          break;
+        case JSON_LITERALS_FIELD * 8:
+          L.literals = this.varint();
+          break;
+        default:
+          this.skip(tag & 7);
+      }
+    }
+  }
+
+  private ascii(text: string): void {
+    for (let i = 0; i < text.length; i++) this.out[this.at++] = text.charCodeAt(i);
+  }
+
+  private raw(start: number, end: number): void {
+    for (let i = start; i < end; i++) this.out[this.at++] = this.src[i]!;
+  }
+
+  /** A JSON string: UTF-8 passes through; `"`, `\` and control bytes are escaped as JSON.stringify does. */
+  private quoted(start: number, end: number): void {
+    const src = this.src;
+    const out = this.out;
+    let at = this.at;
+    out[at++] = 0x22;
+    for (let i = start; i < end; i++) {
+      const b = src[i]!;
+      if (b >= 0x20 && b !== 0x22 && b !== 0x5c) {
+        out[at++] = b;
+        continue;
+      }
+      out[at++] = 0x5c;
+      switch (b) {
+        case 0x22: out[at++] = 0x22; break;
+        case 0x5c: out[at++] = 0x5c; break;
+        case 0x08: out[at++] = 0x62; break;
+        case 0x0c: out[at++] = 0x66; break;
+        case 0x0a: out[at++] = 0x6e; break;
+        case 0x0d: out[at++] = 0x72; break;
+        case 0x09: out[at++] = 0x74; break;
+        default:
+          out[at++] = 0x75;
+          out[at++] = 0x30;
+          out[at++] = 0x30;
+          out[at++] = HEX.charCodeAt(b >> 4);
+          out[at++] = HEX.charCodeAt(b & 15);
+      }
+    }
+    out[at++] = 0x22;
+    this.at = at;
+  }
+}
+
+/** A JSON number or boolean, byte for byte: -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)? | true | false. */
+function isJsonLiteral(src: Buffer, start: number, end: number): boolean {
+  const len = end - start;
+  if (len === 4 && src.toString('latin1', start, end) === 'true') return true;
+  if (len === 5 && src.toString('latin1', start, end) === 'false') return true;
+  let i = start;
+  const digit = (k: number): boolean => k < end && src[k]! >= 0x30 && src[k]! <= 0x39;
+  if (src[i] === 0x2d) i++;
+  if (!digit(i)) return false;
+  if (src[i] === 0x30) i++;
+  else while (digit(i)) i++;
+  if (i < end && src[i] === 0x2e) {
+    i++;
+    if (!digit(i)) return false;
+    while (digit(i)) i++;
+  }
+  if (i < end && (src[i] === 0x65 || src[i] === 0x45)) {
+    i++;
+    if (i < end && (src[i] === 0x2b || src[i] === 0x2d)) i++;
+    if (!digit(i)) return false;
+    while (digit(i)) i++;
+  }
+  return i === end;
+}
