@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import type { RingConsumer } from '../ring/ring.js';
 import type { Channel, ChannelItem, DeliveryReport } from './channel.js';
 import { formatterFor, type Formatter } from './format.js';
-import { scanAlert } from '../codec/alert-scan.js';
+import { response } from '../gen/falco/outputs/outputs.js';
 import type { FormatOptions } from './types.js';
 import type { WorkerReport } from './worker-data.js';
 
@@ -64,9 +64,10 @@ export class ChannelDrain {
     while (items.length < this.batchAlerts) {
       const record = this.ring.read();
       if (record === null) break;
-      // Read in place: Buffer's UTF-8 decoding, unlike TextDecoder, takes views of shared memory.
+      // Formatted in place: the writer reads the shared memory through a Buffer view.
       const bytes = this.ring.data.subarray(record.offset, record.offset + record.length);
-      items.push({ alert: this.channel.wantsFields ? scanAlert(bytes).alert : null, line: this.format(bytes) });
+      // A copy for the generated decoder: TextDecoder refuses views of shared memory.
+      items.push({ alert: this.channel.wantsFields ? response.decode(bytes.slice()) : null, line: this.format(bytes) });
     }
     return items;
   }
