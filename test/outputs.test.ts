@@ -129,6 +129,14 @@ describe('createOutputs: one emit, many outputs', () => {
     expect(readLines(join(dir, 'a.json'))).toHaveLength(2);
   });
 
+  it('honours maxAlertBytes above the 1 MiB default: a 2 MiB alert goes through the fan-out', async () => {
+    const file = join(tempDir(), 'big.json');
+    const outputs = track(createOutputs({ file: { filename: file }, maxAlertBytes: 4 * 1024 * 1024, bufferBytes: 16 * 1024 * 1024 }));
+    expect(outputs.emit({ ...numberedAlert(0), output: 'x'.repeat(2 * 1024 * 1024) })).toBe(true);
+    expect((await outputs.flush(10_000)).flushed).toBe(true);
+    expect((JSON.parse(readLines(file)[0]!) as { output: string }).output).toHaveLength(2 * 1024 * 1024);
+  });
+
   it('refuses bad options before any thread starts, naming the output and the option', () => {
     expect(() => createOutputs({})).toThrow(/no output enabled/);
     expect(() => createOutputs({ http: { url: 'ftp://x' } })).toThrow(/http output: url must be an http:\/\/ or https:\/\/ URL, got "ftp:\/\/x"/);

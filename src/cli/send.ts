@@ -174,7 +174,9 @@ export function sendCommand(): Command {
     const counters = createSendCounters();
     const output = buildSendOutputs(flags, classic, flags.httpListen !== undefined);
     // logrotate's postrotate sends SIGHUP: file outputs reopen their file, as Falco's do.
-    process.on('SIGHUP', () => void output.reopen());
+    process.on('SIGHUP', () => {
+      output.reopen().catch((err: unknown) => say(`SIGHUP: reopening failed: ${err instanceof Error ? err.message : String(err)}`));
+    });
     const metrics = flags.metricsListen === undefined ? null : await serveMetrics('send', flags.metricsListen, (r) => {
       registerOutputMetrics(r, output.outputs);
       registerInputMetrics(r, counters);

@@ -74,6 +74,11 @@ export const NO_VALUE = '<NA>';
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 const NANOS_PER_SECOND = 1_000_000_000n;
 const MAX_SAFE_SECONDS = BigInt(Number.MAX_SAFE_INTEGER);
+/** google.protobuf.Timestamp's valid range, in seconds. */
+export const MIN_TIMESTAMP_SECONDS = -62135596800n;
+export const MAX_TIMESTAMP_SECONDS = 253402300799n;
+const MIN_TIMESTAMP_SECONDS_N = Number(MIN_TIMESTAMP_SECONDS);
+const MAX_TIMESTAMP_SECONDS_N = Number(MAX_TIMESTAMP_SECONDS);
 const DEFAULT_HOSTNAME = osHostname();
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -246,6 +251,14 @@ export class AlertEncoder {
       this.nanos = nanos;
     } else {
       invalid('time', 'a Date, an RFC 3339 string, bigint nanoseconds or {seconds, nanos}', time);
+    }
+    // google.protobuf.Timestamp's range: beyond it no reader can print the time (Falco's JSON included).
+    const outside =
+      this.bigSeconds === null
+        ? this.seconds < MIN_TIMESTAMP_SECONDS_N || this.seconds > MAX_TIMESTAMP_SECONDS_N
+        : this.bigSeconds < MIN_TIMESTAMP_SECONDS || this.bigSeconds > MAX_TIMESTAMP_SECONDS;
+    if (outside) {
+      throw new TypeError(`invalid alert: time is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z (${this.bigSeconds ?? this.seconds} seconds)`);
     }
   }
 

@@ -8,6 +8,8 @@ import { JSON_LITERALS_FIELD, NO_VALUE, PRIORITY_NAMES } from './alert.js';
 import { formatTime, type JsonIncludes } from './falco-json.js';
 
 const HEX = '0123456789abcdef';
+/** The output buffer kept between alerts; one grown for a larger alert is let go after it. */
+const RETAINED_BYTES = 64 * 1024;
 const NA = Buffer.from(NO_VALUE);
 
 /** Falco's "<NA>", written back as null. */
@@ -16,7 +18,6 @@ function isNoValue(src: Buffer, start: number, end: number): boolean {
   for (let i = 0; i < NA.length; i++) if (src[start + i] !== NA[i]) return false;
   return true;
 }
-const MAX_ENTRIES = 256;
 
 /** Where the fields are: [start, end) byte offsets into the alert. */
 class Layout {
@@ -108,44 +109,51 @@ export class FalcoJsonWriter {
       this.out[this.at++] = 0x7d;
     }
     this.out[this.at++] = 0x7d;
-    return this.out.toString('utf8', 0, this.at);
+    const line = this.out.toString('utf8', 0, this.at);
+    if (this.out.length > RETAINED_BYTES) this.out = Buffer.allocUnsafe(RETAINED_BYTES); // a huge alert's buffer is not kept
+    return line;
   }
 
   private reserve(bytes: number): void {
     if (this.out.length < bytes) this.out = Buffer.allocUnsafe(bytes * 2);
   }
 
+  // Bytes are the receiver's checked ones or our own encoder's; still, nothing here may read past
+  // the end or loop on garbage: a bad record throws, and the caller counts it as failed.
   private varint(): number {
     let result = 0;
     let shift = 1;
-    for (;;) {
+    for (let i = 0; i < 10 && this.pos < this.src.length; i++) {
       const b = this.src[this.pos++]!;
       result += (b & 0x7f) * shift;
       if (b < 0x80) return result;
       shift *= 128;
     }
+    throw new RangeError(`bad varint at byte ${this.pos} of an alert`);
   }
 
   private varint64(): bigint {
     let result = 0n;
     let shift = 0n;
-    for (;;) {
+    for (let i = 0; i < 10 && this.pos < this.src.length; i++) {
       const b = this.src[this.pos++]!;
       result |= BigInt(b & 0x7f) << shift;
       if (b < 0x80) return BigInt.asIntN(64, result);
       shift += 7n;
     }
+    throw new RangeError(`bad varint at byte ${this.pos} of an alert`);
   }
 
   private span(into: number[]): void {
     const len = this.varint();
+    if (len > this.src.length - this.pos) throw new RangeError(`a field of ${len} bytes at byte ${this.pos} runs past the alert`);
     into[0] = this.pos;
     into[1] = this.pos += len;
   }
 
   private skip(wireType: number): void {
     if (wireType === 0) this.varint();
-    else if (wireType === 2) this.pos += this.varint();
+    else if (wireType === 2) this.span([0, 0]);
     else if (wireType === 1) this.pos += 8;
     else if (wireType === 5) this.pos += 4;
     else throw new RangeError(`wire type ${wireType} in an alert`);
@@ -194,7 +202,7 @@ export class FalcoJsonWriter {
               ve = pair[1]!;
             } else this.skip(t & 7);
           }
-          if (L.entries.length < MAX_ENTRIES * 4) L.entries.push(ks, ke, vs, ve);
+          L.entries.push(ks, ke, vs, ve);
           break;
         }
         case 0x3a:

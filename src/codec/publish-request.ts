@@ -94,9 +94,52 @@ function checkAlert(buf: Buffer, start: number, end: number, index: number): num
       throw new MalformedMessageError(`alerts[${index}]: field ${field} has wire type ${wireType}, expected ${expected}`);
     }
     if (field === 2) priority = r.varint('priority');
+    else if (field === 1) checkTime(r, index);
+    else if (field === 6) checkEntry(r, index);
     else r.skip(wireType, tagAt);
   }
   return priority;
+}
+
+/** Timestamp bounds as unsigned varints read into doubles (negative seconds are 10-byte two's complement). */
+const MAX_SECONDS = 253402300799;
+const MIN_SECONDS_UNSIGNED = 2 ** 64 - 62135596800;
+
+/** The time submessage: seconds within Timestamp's range and nanos below a second, or no reader could print it. */
+function checkTime(r: Reader, index: number): void {
+  const [start, end] = r.bytes(`alerts[${index}].time`);
+  const t = new Reader(r.buf, end);
+  t.pos = start;
+  while (t.pos < end) {
+    const tagAt = t.pos;
+    const tag = t.varint(`alerts[${index}].time tag`);
+    if (tag === 0x08) {
+      const seconds = t.varint(`alerts[${index}].time.seconds`);
+      if (seconds > MAX_SECONDS && seconds < MIN_SECONDS_UNSIGNED) {
+        throw new MalformedMessageError(`alerts[${index}].time.seconds at byte ${tagAt} is outside 0001-01-01..9999-12-31`);
+      }
+    } else if (tag === 0x10) {
+      if (t.varint(`alerts[${index}].time.nanos`) > 999_999_999) throw new MalformedMessageError(`alerts[${index}].time.nanos at byte ${tagAt} is not below one second`);
+    } else {
+      t.skip(tag & 7, tagAt);
+    }
+  }
+}
+
+/** An output_fields entry: its key and value are well-formed strings. */
+function checkEntry(r: Reader, index: number): void {
+  const [start, end] = r.bytes(`alerts[${index}].output_fields entry`);
+  const e = new Reader(r.buf, end);
+  e.pos = start;
+  while (e.pos < end) {
+    const tagAt = e.pos;
+    const tag = e.varint(`alerts[${index}].output_fields entry tag`);
+    const field = Math.floor(tag / 8);
+    if ((field === 1 || field === 2) && (tag & 7) !== 2) {
+      throw new MalformedMessageError(`alerts[${index}].output_fields entry at byte ${tagAt}: key and value must be strings`);
+    }
+    e.skip(tag & 7, tagAt);
+  }
 }
 
 export function readPublishRequest(buf: Buffer): PublishEnvelope {

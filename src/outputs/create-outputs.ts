@@ -132,11 +132,14 @@ export class Outputs {
   private emitted = 0;
 
   constructor(readonly outputs: readonly RingOutput[]) {
-    this.encoder = new AlertEncoder(1024 * 1024);
+    // Large enough for the most generous output; each output still drops what exceeds its own limit.
+    this.encoder = new AlertEncoder(Math.max(...outputs.map((o) => o.maxAlertBytes)));
   }
 
   /** True when every output took the alert; an output with a full ring drops and counts only its own copy. */
   emit(alert: AlertInput): boolean {
+    const closed = this.outputs.find((o) => o.closed);
+    if (closed) throw new Error(`falco-grpc-output: ${closed.name}: emit() called after close()`);
     this.emitted++;
     let length: number;
     try {

@@ -43,9 +43,14 @@ export class ChannelDrain {
     }, CLOSE_CHECK_MS);
     try {
       for (;;) {
-        const items = this.readBatch();
-        if (items.length > 0) {
-          this.settle(items.length, await this.deliver(items));
+        const { items, unreadable } = this.readBatch();
+        if (items.length + unreadable.count > 0) {
+          const report = items.length > 0 ? await this.deliver(items) : { delivered: 0, failed: 0 };
+          if (unreadable.count > 0) {
+            report.failed += unreadable.count;
+            report.error = unreadable.error;
+          }
+          this.settle(items.length + unreadable.count, report);
         } else if (this.ring.closing()) {
           break;
         } else {
@@ -59,17 +64,27 @@ export class ChannelDrain {
     }
   }
 
-  private readBatch(): ChannelItem[] {
+  /**
+   * The next records as items. One that cannot be formatted is counted, not delivered: thrown out
+   * of here it would crash the thread, and every replacement would meet the same record again.
+   */
+  private readBatch(): { items: ChannelItem[]; unreadable: { count: number; error?: string } } {
     const items: ChannelItem[] = [];
-    while (items.length < this.batchAlerts) {
+    const unreadable: { count: number; error?: string } = { count: 0 };
+    while (items.length + unreadable.count < this.batchAlerts) {
       const record = this.ring.read();
       if (record === null) break;
       // Formatted in place: the writer reads the shared memory through a Buffer view.
       const bytes = this.ring.data.subarray(record.offset, record.offset + record.length);
-      // A copy for the generated decoder: TextDecoder refuses views of shared memory.
-      items.push({ alert: this.channel.wantsFields ? response.decode(bytes.slice()) : null, line: this.format(bytes) });
+      try {
+        // A copy for the generated decoder: TextDecoder refuses views of shared memory.
+        items.push({ alert: this.channel.wantsFields ? response.decode(bytes.slice()) : null, line: this.format(bytes) });
+      } catch (err) {
+        unreadable.count++;
+        unreadable.error = `an alert could not be formatted: ${err instanceof Error ? err.message : String(err)}`;
+      }
     }
-    return items;
+    return { items, unreadable };
   }
 
   private async deliver(items: readonly ChannelItem[]): Promise<DeliveryReport> {

@@ -14,6 +14,9 @@ const WORKER_FILE = new URL('../../workers/output.js', import.meta.url).href;
 /** The least time close() gives the worker to end its stream, even after a flush timed out. */
 const STOP_GRACE_MS = 1500;
 
+/** When the exit hooks of this process stop waiting (set by the first one that runs). */
+let exitDeadline: number | undefined;
+
 type WorkerSpec = OutputWorkerData extends infer T ? (T extends unknown ? Omit<T, 'buffer'> : never) : never;
 
 export class RingOutput implements Output {
@@ -133,6 +136,16 @@ export class RingOutput implements Output {
     return false;
   }
 
+  /** The largest encoded alert this output takes. */
+  get maxAlertBytes(): number {
+    return this.queue.maxAlertBytes;
+  }
+
+  /** True once close() was called: emit() would throw. */
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
   private checkOpen(): void {
     if (this.closing) throw new Error(`falco-grpc-output: ${this.name}: emit() called after close()`);
   }
@@ -181,9 +194,14 @@ export class RingOutput implements Output {
     return result;
   }
 
-  /** Process exit: give the worker a bounded time to deliver, then say what was lost. */
+  /**
+   * Process exit: give the worker a bounded time to deliver, then say what was lost. The outputs
+   * of one process share one deadline, so six dead destinations do not wait six times over.
+   */
   private exitFlush(): void {
-    if (this.ring.ackedSeq() < this.written) this.ring.waitForAck(this.written, this.queue.exitFlushMs);
+    exitDeadline ??= performance.now() + this.queue.exitFlushMs;
+    const left = Math.max(0, exitDeadline - performance.now());
+    if (this.ring.ackedSeq() < this.written && left > 0) this.ring.waitForAck(this.written, left);
     const lost = this.written - this.ring.ackedSeq();
     if (lost > 0) process.stderr.write(`falco-grpc-output: process exiting with ${lost} alert(s) ${this.notDone}; they are lost\n`);
   }

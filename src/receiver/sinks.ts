@@ -1,7 +1,7 @@
 // Where the receiver puts accepted alerts. A sink's write() resolving is what the ack means:
 // an alert is acknowledged only once its sink has accepted it.
 
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fstatSync, openSync, readSync, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { response } from '../gen/falco/outputs/outputs.js';
 import { FalcoJsonWriter } from '../codec/falco-json-bytes.js';
@@ -26,10 +26,13 @@ export interface Sink {
 export class JsonLinesSink implements Sink {
   private readonly stream: Writable;
   private readonly owned: boolean;
+  private pending = '';
   private readonly writer = new FalcoJsonWriter({ output: true, tags: true, outputFields: true });
 
   constructor(target: { file: string } | { stream: Writable } = { stream: process.stdout }) {
     if ('file' in target) {
+      // A receiver killed mid-write (SIGKILL, power loss) can leave a torn last line: start on a fresh one.
+      this.pending = endsMidLine(target.file) ? '\n' : '';
       this.stream = createWriteStream(target.file, { flags: 'a' });
       this.owned = true;
     } else {
@@ -39,7 +42,8 @@ export class JsonLinesSink implements Sink {
   }
 
   write(alerts: readonly Buffer[]): Promise<void> {
-    let text = '';
+    let text = this.pending;
+    this.pending = '';
     for (const alert of alerts) text += this.writer.line(alert) + '\n';
     return new Promise((resolve, reject) => {
       this.stream.write(text, (err) => (err ? reject(err) : resolve()));
@@ -49,6 +53,25 @@ export class JsonLinesSink implements Sink {
   close(): Promise<void> {
     if (!this.owned) return new Promise((resolve) => this.stream.write('', () => resolve()));
     return new Promise((resolve, reject) => (this.stream as WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+}
+
+/** True when the file exists and its last byte is not a newline. */
+function endsMidLine(file: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return false; // not there yet: it will be created
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
   }
 }
 

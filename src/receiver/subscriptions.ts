@@ -45,6 +45,8 @@ class Subscriber {
     call.sendMetadata(new grpc.Metadata()); // response headers go first: raw frames may follow them
     const stream = http2StreamOf(call);
     this.raw = stream?.headersSent ? stream : null;
+    // grpc-js listens for no 'error' on its stream; a write racing the call's end must not crash the receiver.
+    this.raw?.on('error', () => {});
     (this.raw ?? call).on('drain', () => {
       this.waiting = false;
       this.pump();
@@ -58,7 +60,7 @@ class Subscriber {
   /** Writes until the stream pushes back; 'drain' resumes it. */
   pump(): void {
     while (!this.waiting && this.queue.size > 0) {
-      if (this.call.cancelled) return;
+      if (this.call.cancelled || this.raw?.writableEnded || this.raw?.destroyed) return;
       const more = this.raw ? this.raw.write(this.takeFrames()) : this.call.write(this.take());
       this.waiting = !more;
     }
@@ -150,8 +152,12 @@ export class SubscriptionHub {
     }
   }
 
+  /** A subscriber that leaves loses what was still queued for it: counted with its drops. */
   private remove(s: Subscriber): void {
-    if (this.subscribers.delete(s)) this.droppedByGone += s.dropped;
+    if (!this.subscribers.delete(s)) return;
+    s.dropped += s.queue.size;
+    while (s.queue.shift() !== undefined);
+    this.droppedByGone += s.dropped;
   }
 
   private subscribe(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
@@ -204,9 +210,14 @@ async function writeAll(call: grpc.ServerWritableStream<Buffer, Buffer>, alerts:
   for (const alert of alerts) {
     if (call.cancelled) return;
     if (!call.write(alert)) {
-      await new Promise((resolve) => {
-        call.once('drain', resolve);
-        call.once('cancelled', resolve);
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          call.off('drain', done);
+          call.off('cancelled', done);
+          resolve();
+        };
+        call.on('drain', done);
+        call.on('cancelled', done);
       });
     }
   }
