@@ -46,10 +46,10 @@ describe('readPublishRequest', () => {
     ['an invalid wire type', Buffer.concat([encode({}), Buffer.from([0x27])]), /wire type 7/],
     ['field number 0', Buffer.concat([encode({}), Buffer.from([0x00])]), /field number 0/],
     // An alert (field 3) whose own parts are broken: each one used to reach the JSON writer.
-    ['a time cut off mid-varint', Buffer.concat([encode({}), Buffer.from([0x1a, 0x07, 0x22, 0x01, 0x72, 0x0a, 0x02, 0x08, 0x80])]), /truncated varint \(alerts\[0\]\.time\.seconds\) at byte \d+/],
-    ['a time past year 9999', Buffer.concat([encode({}), Buffer.from([0x1a, 0x09, 0x0a, 0x07, 0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10])]), /alerts\[0\]\.time\.seconds at byte \d+ is outside/],
-    ['nanos of a second or more', Buffer.concat([encode({}), Buffer.from([0x1a, 0x08, 0x0a, 0x06, 0x10, 0x80, 0x94, 0xeb, 0xdc, 0x03])]), /alerts\[0\]\.time\.nanos at byte \d+ is not below one second/],
-    ['an output_fields key as a varint', Buffer.concat([encode({}), Buffer.from([0x1a, 0x04, 0x32, 0x02, 0x08, 0x01])]), /alerts\[0\]\.output_fields entry at byte \d+: key and value must be strings/],
+    ['a time cut off mid-varint', Buffer.concat([encode({}), Buffer.from([0x1a, 0x07, 0x22, 0x01, 0x72, 0x0a, 0x02, 0x08, 0x80])]), /alerts\[0\]: truncated varint \(time\.seconds\) at byte \d+/],
+    ['a time past year 9999', Buffer.concat([encode({}), Buffer.from([0x1a, 0x09, 0x0a, 0x07, 0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10])]), /alerts\[0\]: time\.seconds at byte \d+ is outside/],
+    ['nanos of a second or more', Buffer.concat([encode({}), Buffer.from([0x1a, 0x08, 0x0a, 0x06, 0x10, 0x80, 0x94, 0xeb, 0xdc, 0x03])]), /alerts\[0\]: time\.nanos at byte \d+ is not below one second/],
+    ['an output_fields key as a varint', Buffer.concat([encode({}), Buffer.from([0x1a, 0x04, 0x32, 0x02, 0x08, 0x01])]), /alerts\[0\]: output_fields entry at byte \d+: key and value must be strings/],
     ['an output_fields value claiming 2^35 bytes', Buffer.concat([encode({}), Buffer.from([0x1a, 0x09, 0x32, 0x07, 0x12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01])]), /claims \d+ bytes, only \d+ remain/],
   ];
   for (const [what, bytes, message] of broken) {

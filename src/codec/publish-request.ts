@@ -19,7 +19,7 @@ export class Reader {
   pos = 0;
   constructor(
     readonly buf: Buffer,
-    readonly end: number,
+    public end: number,
   ) {}
 
   varint(what: string): number {
@@ -76,70 +76,97 @@ export class Reader {
 const RESPONSE_WIRE_TYPES = [-1, 2, 0, 0, 2, 2, 2, 2, 2, 2];
 
 /**
- * Checks an alert's top-level structure (known fields have the right wire type, lengths fit) and
- * returns its priority, which --min-priority needs without decoding the alert.
+ * Checks an alert's structure (known fields have the right wire type, lengths fit, the time and
+ * the output_fields entries are well formed) and returns its priority, which --min-priority needs
+ * without decoding the alert. Runs for every alert the receiver takes, so its messages are built
+ * only when something is wrong.
  */
 function checkAlert(buf: Buffer, start: number, end: number, index: number): number {
   const r = new Reader(buf, end);
   r.pos = start;
-  let priority = 0; // proto3 default: EMERGENCY
-  while (r.pos < end) {
-    const tagAt = r.pos;
-    const tag = r.varint('tag');
-    const field = Math.floor(tag / 8);
-    const wireType = tag & 7;
-    if (field === 0) throw new MalformedMessageError(`alerts[${index}]: field number 0 at byte ${tagAt}`);
-    const expected = RESPONSE_WIRE_TYPES[field];
-    if (expected !== undefined && wireType !== expected) {
-      throw new MalformedMessageError(`alerts[${index}]: field ${field} has wire type ${wireType}, expected ${expected}`);
+  try {
+    let priority = 0; // proto3 default: EMERGENCY
+    while (r.pos < end) {
+      const tagAt = r.pos;
+      const tag = r.varint('tag');
+      const field = Math.floor(tag / 8);
+      const wireType = tag & 7;
+      if (field === 0) throw new MalformedMessageError(`field number 0 at byte ${tagAt}`);
+      const expected = RESPONSE_WIRE_TYPES[field];
+      if (expected !== undefined && wireType !== expected) {
+        throw new MalformedMessageError(`field ${field} has wire type ${wireType}, expected ${expected}`);
+      }
+      if (field === 2) priority = r.varint('priority');
+      else if (field === 1) checkTime(r);
+      else if (field === 6) checkEntry(r);
+      else r.skip(wireType, tagAt);
     }
-    if (field === 2) priority = r.varint('priority');
-    else if (field === 1) checkTime(r, index);
-    else if (field === 6) checkEntry(r, index);
-    else r.skip(wireType, tagAt);
+    return priority;
+  } catch (err) {
+    throw err instanceof MalformedMessageError ? new MalformedMessageError(`alerts[${index}]: ${err.message}`) : err;
   }
-  return priority;
 }
 
 /** Timestamp bounds as unsigned varints read into doubles (negative seconds are 10-byte two's complement). */
 const MAX_SECONDS = 253402300799;
 const MIN_SECONDS_UNSIGNED = 2 ** 64 - 62135596800;
 
-/** The time submessage: seconds within Timestamp's range and nanos below a second, or no reader could print it. */
-function checkTime(r: Reader, index: number): void {
-  const [start, end] = r.bytes(`alerts[${index}].time`);
-  const t = new Reader(r.buf, end);
-  t.pos = start;
-  while (t.pos < end) {
-    const tagAt = t.pos;
-    const tag = t.varint(`alerts[${index}].time tag`);
-    if (tag === 0x08) {
-      const seconds = t.varint(`alerts[${index}].time.seconds`);
-      if (seconds > MAX_SECONDS && seconds < MIN_SECONDS_UNSIGNED) {
-        throw new MalformedMessageError(`alerts[${index}].time.seconds at byte ${tagAt} is outside 0001-01-01..9999-12-31`);
-      }
-    } else if (tag === 0x10) {
-      if (t.varint(`alerts[${index}].time.nanos`) > 999_999_999) throw new MalformedMessageError(`alerts[${index}].time.nanos at byte ${tagAt} is not below one second`);
-    } else {
-      t.skip(tag & 7, tagAt);
-    }
-  }
+/** Enters a submessage: returns its end, the reader positioned at its start. */
+function enter(r: Reader, what: string): number {
+  const at = r.pos;
+  const len = r.varint(what);
+  if (len > r.end - r.pos) throw new MalformedMessageError(`${what} at byte ${at} claims ${len} bytes, only ${r.end - r.pos} remain`);
+  return r.pos + len;
 }
 
-/** An output_fields entry: its key and value are well-formed strings. */
-function checkEntry(r: Reader, index: number): void {
-  const [start, end] = r.bytes(`alerts[${index}].output_fields entry`);
-  const e = new Reader(r.buf, end);
-  e.pos = start;
-  while (e.pos < end) {
-    const tagAt = e.pos;
-    const tag = e.varint(`alerts[${index}].output_fields entry tag`);
-    const field = Math.floor(tag / 8);
-    if ((field === 1 || field === 2) && (tag & 7) !== 2) {
-      throw new MalformedMessageError(`alerts[${index}].output_fields entry at byte ${tagAt}: key and value must be strings`);
+/** The time submessage: seconds within Timestamp's range and nanos below a second, or no reader could print it. */
+function checkTime(r: Reader): void {
+  const end = enter(r, 'time');
+  while (r.pos < end) {
+    const tagAt = r.pos;
+    const tag = r.varint('time tag');
+    if (tag === 0x08) {
+      const seconds = r.varint('time.seconds');
+      if (seconds > MAX_SECONDS && seconds < MIN_SECONDS_UNSIGNED) {
+        throw new MalformedMessageError(`time.seconds at byte ${tagAt} is outside 0001-01-01..9999-12-31`);
+      }
+    } else if (tag === 0x10) {
+      if (r.varint('time.nanos') > 999_999_999) throw new MalformedMessageError(`time.nanos at byte ${tagAt} is not below one second`);
+    } else {
+      r.skip(tag & 7, tagAt);
     }
-    e.skip(tag & 7, tagAt);
   }
+  if (r.pos !== end) throw new MalformedMessageError(`time overruns its length at byte ${r.pos}`);
+}
+
+/** An output_fields entry: its key and value are strings whose lengths fit the entry. */
+function checkEntry(r: Reader): void {
+  const end = enter(r, 'output_fields entry');
+  // The usual shape, as every encoder writes it: 0x0a klen key 0x12 vlen value, one-byte lengths.
+  const buf = r.buf;
+  const p = r.pos;
+  const kl = buf[p + 1]!;
+  if (buf[p] === 0x0a && kl < 0x80 && p + 2 + kl < end && buf[p + 2 + kl] === 0x12) {
+    const vl = buf[p + 3 + kl]!;
+    if (vl < 0x80 && p + 4 + kl + vl === end) {
+      r.pos = end;
+      return;
+    }
+  }
+  while (r.pos < end) {
+    const tagAt = r.pos;
+    const tag = r.varint('output_fields entry tag');
+    if (tag === 0x0a || tag === 0x12) {
+      const len = r.varint('output_fields string length');
+      if (len > end - r.pos) throw new MalformedMessageError(`output_fields string at byte ${tagAt} claims ${len} bytes, only ${end - r.pos} remain in its entry`);
+      r.pos += len;
+    } else {
+      const field = Math.floor(tag / 8);
+      if (field === 1 || field === 2) throw new MalformedMessageError(`output_fields entry at byte ${tagAt}: key and value must be strings`);
+      r.skip(tag & 7, tagAt);
+    }
+  }
+  if (r.pos !== end) throw new MalformedMessageError(`output_fields entry overruns its length at byte ${r.pos}`);
 }
 
 export function readPublishRequest(buf: Buffer): PublishEnvelope {

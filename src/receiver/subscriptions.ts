@@ -124,9 +124,9 @@ export class SubscriptionHub {
 
   /** Every accepted alert, in order, as its encoded falco.outputs.response. */
   publish(alerts: readonly Buffer[]): void {
-    for (const view of alerts) {
-      // A copy: the view would keep its whole request's bytes alive for as long as a queue holds it.
-      const alert = Buffer.from(view);
+    for (const alert of alerts) {
+      // Views into their requests, not copies: the queues hold only the newest alerts, which are
+      // contiguous, so at most about one request's bytes are kept beyond the alerts themselves.
       this.history.push(alert);
       for (const s of this.subscribers) s.offer(alert);
     }
