@@ -5,7 +5,7 @@
 // toFalcoJsonLine() (falco-json.ts) is the reference it must match byte for byte.
 
 import { JSON_LITERALS_FIELD, NO_VALUE, PRIORITY_NAMES } from './alert.js';
-import { formatTime, type JsonIncludes } from './falco-json.js';
+import { formatTime, textLineWithoutOutput, type JsonIncludes } from './falco-json.js';
 
 const HEX = '0123456789abcdef';
 /** The output buffer kept between alerts; one grown for a larger alert is let go after it. */
@@ -56,8 +56,7 @@ export class FalcoJsonWriter {
     this.load(bytes);
     const L = this.layout;
     if (L.output[1]! > L.output[0]!) return this.src.toString('utf8', L.output[0], L.output[1]);
-    const clock = formatTime(L.seconds, L.nanos).slice(11, -1); // HH:MM:SS.nnnnnnnnn
-    return `${clock}: ${(PRIORITY_NAMES as readonly string[])[L.priority] ?? 'Debug'} ${this.src.toString('utf8', L.rule[0], L.rule[1])}`;
+    return textLineWithoutOutput(L.seconds, L.nanos, L.priority, this.src.toString('utf8', L.rule[0], L.rule[1]));
   }
 
   private load(bytes: Uint8Array): void {

@@ -18,11 +18,19 @@ export function formatTime(seconds: bigint, nanos: number): string {
   return `${lastPrefix}.${String(nanos).padStart(9, '0')}Z`;
 }
 
+/**
+ * Falco's text line for an alert that has no `output`: the prefix Falco begins `output` with
+ * (time of day with nanoseconds, priority), then the rule name.
+ */
+export function textLineWithoutOutput(seconds: bigint, nanos: number, priority: number, rule: string): string {
+  return `${formatTime(seconds, nanos).slice(11, -1)}: ${PRIORITY_LABELS[priority] ?? 'Debug'} ${rule}`;
+}
+
 /** Characters JSON must escape; strings without any are quoted as they are, far cheaper than JSON.stringify. */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** A string as a JSON string literal. */
-export function jsonString(text: string): string {
+function jsonString(text: string): string {
   return NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`;
 }
 

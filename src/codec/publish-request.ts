@@ -2,6 +2,8 @@
 // sequence numbers and each alert's bytes. Alerts stay bytes until a sink wants fields, so a
 // relay or a discarding load-test receiver never pays for decoding.
 
+import { MAX_TIMESTAMP_SECONDS, MIN_TIMESTAMP_SECONDS } from './alert.js';
+
 export interface PublishEnvelope {
   producerId: string;
   firstSeq: number;
@@ -108,8 +110,8 @@ function checkAlert(buf: Buffer, start: number, end: number, index: number): num
 }
 
 /** Timestamp bounds as unsigned varints read into doubles (negative seconds are 10-byte two's complement). */
-const MAX_SECONDS = 253402300799;
-const MIN_SECONDS_UNSIGNED = 2 ** 64 - 62135596800;
+const MAX_SECONDS = Number(MAX_TIMESTAMP_SECONDS);
+const MIN_SECONDS_UNSIGNED = 2 ** 64 + Number(MIN_TIMESTAMP_SECONDS);
 
 /** Enters a submessage: returns its end, the reader positioned at its start. */
 function enter(r: Reader, what: string): number {

@@ -138,8 +138,10 @@ export class Outputs {
 
   /** True when every output took the alert; an output with a full ring drops and counts only its own copy. */
   emit(alert: AlertInput): boolean {
-    const closed = this.outputs.find((o) => o.closed);
-    if (closed) throw new Error(`falco-grpc-output: ${closed.name}: emit() called after close()`);
+    // Refused before any output counts it, so the outputs' counts stay equal.
+    for (const output of this.outputs) {
+      if (output.closed) throw new Error(`falco-grpc-output: ${output.name}: emit() called after close()`);
+    }
     this.emitted++;
     let length: number;
     try {

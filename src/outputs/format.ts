@@ -2,7 +2,7 @@
 // json_include_* switches) or Falco's text line (json_output: false).
 
 import type { response } from '../gen/falco/outputs/outputs.js';
-import { PRIORITY_NAMES } from '../codec/alert.js';
+import { textLineWithoutOutput } from '../codec/falco-json.js';
 import { FalcoJsonWriter } from '../codec/falco-json-bytes.js';
 import type { FormatOptions } from './types.js';
 
@@ -26,8 +26,5 @@ export function formatterFor(options: FormatOptions = {}): Formatter {
  */
 export function toFalcoTextLine(alert: response): string {
   if (alert.output !== '') return alert.output;
-  const seconds = alert.time?.seconds ?? 0n;
-  const clock = new Date(Number(seconds) * 1000).toISOString().slice(11, 19);
-  const nanos = String(alert.time?.nanos ?? 0).padStart(9, '0');
-  return `${clock}.${nanos}: ${(PRIORITY_NAMES as readonly string[])[alert.priority] ?? 'Debug'} ${alert.rule}`;
+  return textLineWithoutOutput(alert.time?.seconds ?? 0n, alert.time?.nanos ?? 0, alert.priority, alert.rule);
 }

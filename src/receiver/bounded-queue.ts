@@ -26,10 +26,6 @@ export class BoundedQueue<T> {
     return item;
   }
 
-  peek(): T | undefined {
-    return this.size === 0 ? undefined : this.items[this.head];
-  }
-
   toArray(): T[] {
     const out: T[] = [];
     for (let i = 0; i < this.size; i++) out.push(this.items[(this.head + i) % this.capacity]!);
