@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { createReceiver } from '../receiver/receiver.js';
 import { createInterface } from 'node:readline';
 import { DiscardSink, JsonLinesSink } from '../receiver/sinks.js';
-import { FaultSink } from '../receiver/fault-sink.js';
+import { FaultSink } from '../flood/fault-sink.js';
 import { addTlsFlags } from './tls-flags.js';
 import { fillFromConfig, readBooleanEnv } from './config-options.js';
 import { metricsListenOption, serveMetrics } from './metrics-option.js';

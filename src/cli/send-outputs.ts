@@ -1,7 +1,7 @@
 // Where `send` writes: gRPC from --target, plus every classic output a falco.yaml enables
 // (`send --config`), all behind one fan-out; and the end-of-run summary over them.
 
-import { createOutputs, type Outputs } from '../outputs/create-outputs.js';
+import { createOutputs, type Outputs } from '../outputs/fan-out.js';
 import type { OutputsConfig } from '../config/outputs-config.js';
 import type { SendCounters } from '../input/counters.js';
 import { tlsFromFlags, type TlsFlags } from './tls-flags.js';

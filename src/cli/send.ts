@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
-import type { Outputs } from '../outputs/create-outputs.js';
+import type { Outputs } from '../outputs/fan-out.js';
 import { parseFalcoJsonLine } from '../codec/falco-json.js';
 import { followFile } from '../input/follow-file.js';
 import { parseListenAddress, startHttpListener, type Delivery } from '../input/http-listener.js';

@@ -1,14 +1,10 @@
 // The --tls-* / --insecure flags shared by every command that opens a gRPC connection.
 
 import { Option, type Command } from 'commander';
-import type { TlsOptions } from '../tls/pem.js';
+import type { TlsOptions, TlsSettings } from '../tls/pem.js';
 
-export interface TlsFlags {
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  insecure?: boolean;
-}
+/** The flags' values, as commander parses them. */
+export type TlsFlags = TlsSettings;
 
 /** With `envPrefix`, each flag can also come from the environment variable PREFIX + TLS_CA etc. */
 export function addTlsFlags(cmd: Command, role: 'client' | 'server', envPrefix?: string): Command {

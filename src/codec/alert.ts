@@ -5,6 +5,7 @@
 // beyond what string conversion of non-string field values needs.
 
 import { hostname as osHostname } from 'node:os';
+import { varintSize, writeVarint } from './wire.js';
 
 /** A value of `output_fields`; non-strings are stringified as JSON writes them. */
 export type OutputFieldValue = string | number | bigint | boolean | null;
@@ -310,12 +311,7 @@ export class AlertEncoder {
   }
 
   private writeVarint(value: number): void {
-    const buf = this.buf;
-    while (value > 0x7f) {
-      buf[this.pos++] = (value & 0x7f) | 0x80;
-      value = Math.floor(value / 128);
-    }
-    buf[this.pos++] = value;
+    this.pos = writeVarint(this.buf, this.pos, value);
   }
 
   private writeVarint64(value: bigint): void {
@@ -415,14 +411,4 @@ const MAX_LITERAL_ENTRIES = 53;
 
 function isJsonLiteral(value: unknown): boolean {
   return (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint' || typeof value === 'boolean';
-}
-
-/** Bytes of a protobuf varint for a non-negative number. */
-export function varintSize(value: number): number {
-  let size = 1;
-  while (value > 0x7f) {
-    value = Math.floor(value / 128);
-    size++;
-  }
-  return size;
 }

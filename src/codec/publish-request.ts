@@ -1,8 +1,13 @@
-// Reads a PublishRequest without decoding its alerts: the receiver needs the producer, the
-// sequence numbers and each alert's bytes. Alerts stay bytes until a sink wants fields, so a
-// relay or a discarding load-test receiver never pays for decoding.
+// falco.transmit.v1.PublishRequest, both halves of the contract: the sender writes one from alerts
+// already encoded in the ring, without re-encoding them; the receiver reads one without decoding
+// its alerts: it needs the producer, the sequence numbers and each alert's bytes. Alerts stay
+// bytes until a sink wants fields, so a relay or a discarding load-test receiver never pays for
+// decoding.
 
 import { MAX_TIMESTAMP_SECONDS, MIN_TIMESTAMP_SECONDS } from './alert.js';
+import { MalformedMessageError, Reader, varintSize, writeVarint } from './wire.js';
+
+export { MalformedMessageError } from './wire.js';
 
 export interface PublishEnvelope {
   producerId: string;
@@ -11,67 +16,6 @@ export interface PublishEnvelope {
   alerts: Buffer[];
   /** Each alert's priority (falco.schema.priority: 0 EMERGENCY ... 7 DEBUG), read while checking it. */
   priorities: number[];
-}
-
-/** Thrown for bytes that are not a well-formed PublishRequest; the message says what and where. */
-export class MalformedMessageError extends Error {}
-
-/** Reads protobuf wire format from a Buffer, with errors that say what and at which byte. */
-export class Reader {
-  pos = 0;
-  constructor(
-    readonly buf: Buffer,
-    public end: number,
-  ) {}
-
-  varint(what: string): number {
-    let result = 0;
-    let shift = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new MalformedMessageError(`truncated varint (${what}) at byte ${this.pos}`);
-      const b = this.buf[this.pos++]!;
-      result += (b & 0x7f) * shift;
-      if (b < 0x80) return result; // beyond 2^53 loses precision; no field here needs that
-      shift *= 128;
-    }
-    throw new MalformedMessageError(`varint longer than 10 bytes (${what}) at byte ${this.pos}`);
-  }
-
-  /** Start and end of a length-delimited field's payload. */
-  bytes(what: string): [number, number] {
-    const len = this.varint(`${what} length`);
-    const start = this.pos;
-    if (len > this.end - start) {
-      throw new MalformedMessageError(`${what} at byte ${start} claims ${len} bytes, only ${this.end - start} remain`);
-    }
-    this.pos = start + len;
-    return [start, start + len];
-  }
-
-  /** Skips a field of an unknown number, by its wire type. */
-  skip(wireType: number, tagAt: number): void {
-    switch (wireType) {
-      case 0:
-        this.varint('field');
-        return;
-      case 1:
-        this.advance(8, tagAt);
-        return;
-      case 2:
-        this.bytes('field');
-        return;
-      case 5:
-        this.advance(4, tagAt);
-        return;
-      default:
-        throw new MalformedMessageError(`wire type ${wireType} of the field at byte ${tagAt} is not valid`);
-    }
-  }
-
-  private advance(n: number, tagAt: number): void {
-    if (this.pos + n > this.end) throw new MalformedMessageError(`truncated fixed-width field at byte ${tagAt}`);
-    this.pos += n;
-  }
 }
 
 /** Wire types of falco.outputs.response's fields 1-9 (time, priority, ... source). */
@@ -206,4 +150,63 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
   if (producerId === '') throw new MalformedMessageError('producer_id is empty');
   if (alerts.length > 0 && firstSeq < 1) throw new MalformedMessageError('first_seq must be >= 1');
   return { producerId, firstSeq, alerts, priorities };
+}
+
+/**
+ * Writes PublishRequest { producer_id = 1; first_seq = 2; repeated alerts = 3 } from alerts that
+ * are already encoded: each becomes a field-3 entry, copied, never re-encoded. Reused per batch.
+ */
+export class PublishRequestWriter {
+  private readonly producerId: Buffer;
+  private readonly offsets: Int32Array;
+  private readonly lengths: Int32Array;
+  private count = 0;
+  private alertsBytes = 0;
+
+  constructor(producerId: string, maxAlerts: number) {
+    this.producerId = Buffer.from(producerId, 'utf8');
+    this.offsets = new Int32Array(maxAlerts);
+    this.lengths = new Int32Array(maxAlerts);
+  }
+
+  /** Alerts added since the last finish(). */
+  get alerts(): number {
+    return this.count;
+  }
+
+  /** Bytes the alerts added since the last finish() take in the request. */
+  get bytes(): number {
+    return this.alertsBytes;
+  }
+
+  /** Adds the alert at data[offset, offset + length) of the buffer finish() will be given. */
+  add(offset: number, length: number): void {
+    this.offsets[this.count] = offset;
+    this.lengths[this.count] = length;
+    this.alertsBytes += 1 + varintSize(length) + length;
+    this.count++;
+  }
+
+  /** The request, with the alerts added since the last call copied out of `data`. */
+  finish(data: Uint8Array, firstSeq: number): Buffer {
+    const idLen = this.producerId.length;
+    const out = Buffer.allocUnsafe(1 + varintSize(idLen) + idLen + 1 + varintSize(firstSeq) + this.alertsBytes);
+    let pos = 0;
+    out[pos++] = 0x0a;
+    pos = writeVarint(out, pos, idLen);
+    pos += this.producerId.copy(out, pos);
+    out[pos++] = 0x10;
+    pos = writeVarint(out, pos, firstSeq);
+    for (let i = 0; i < this.count; i++) {
+      const offset = this.offsets[i]!;
+      const length = this.lengths[i]!;
+      out[pos++] = 0x1a;
+      pos = writeVarint(out, pos, length);
+      out.set(data.subarray(offset, offset + length), pos);
+      pos += length;
+    }
+    this.count = 0;
+    this.alertsBytes = 0;
+    return out;
+  }
 }

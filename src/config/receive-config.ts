@@ -9,7 +9,7 @@ import { PROJECT_SECTION } from './falco-keys.js';
 import type { ConfigDocument } from './load.js';
 import { ConfigError, definedOnly, type Report } from './section.js';
 import { readTlsKeys } from './tls-keys.js';
-import type { TlsOptions } from '../tls/pem.js';
+import type { TlsOptions, TlsSettings } from '../tls/pem.js';
 
 /** Falco's grpc.bind_address when grpc.enabled is true and the address is not given. */
 export const FALCO_GRPC_BIND_ADDRESS = '0.0.0.0:5060';
@@ -34,12 +34,8 @@ export const RECEIVE_DEFAULTS = {
  * The receive settings of one source (flags, environment or file) before defaults, keyed by the
  * `receive` command's option names so that a file's values can fill the command's options.
  */
-export interface ReceiveOptionValues {
+export interface ReceiveOptionValues extends TlsSettings {
   listen?: string[];
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  insecure?: boolean;
   outputFile?: string;
   discard?: boolean;
   maxMessageBytes?: number;

@@ -5,10 +5,11 @@ import { checkGrpcAddress, checkHostPort, checkPositiveInteger } from './checks.
 import { PROJECT_SECTION } from './falco-keys.js';
 import type { ConfigDocument } from './load.js';
 import { definedOnly, type Report } from './section.js';
-import { readTlsKeys, type TlsKeyValues } from './tls-keys.js';
+import { readTlsKeys } from './tls-keys.js';
+import type { TlsSettings } from '../tls/pem.js';
 
 /** Keyed by the `send` command's option names, each absent when the file does not set it. */
-export interface SendSettings extends TlsKeyValues {
+export interface SendSettings extends TlsSettings {
   /** Receiver address: host:port (mTLS unless insecure) or unix:///path. */
   target?: string;
   /** Transmitter ring size in bytes. */

@@ -3,8 +3,8 @@
 // and memory, and measuring delivery latency from emit to acknowledgement.
 
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram, type IntervalHistogram } from 'node:perf_hooks';
-import { createGrpcOutput } from '../transmitter/grpc-output.js';
-import type { GrpcOutputOptions } from '../transmitter/options.js';
+import { createGrpcOutput } from '../outputs/grpc-output.js';
+import type { GrpcOutputOptions } from '../outputs/grpc-options.js';
 import type { AlertInput } from '../codec/alert.js';
 import { referenceAlert } from '../synthetic/alerts.js';
 import { fromPool, realisticPool } from '../synthetic/mix.js';

@@ -2,7 +2,7 @@
 // name, so one scrape covers gRPC and classic outputs alike) and what `send` read.
 
 import type { Registry } from 'prom-client';
-import type { OutputStats } from '../outputs/output.js';
+import type { OutputStats } from '../host/output.js';
 import type { SendCounters } from '../input/counters.js';
 import { addMirroredCounter, addMirroredGauge, METRIC_PREFIX, oncePerScrape, type Sample } from './registry.js';
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { PublishAck } from '../gen/falco/transmit/v1/transmit.js';
 import { readPublishRequest, type PublishEnvelope } from '../codec/publish-request.js';
 import { loadTls, type TlsOptions } from '../tls/pem.js';
+import { stderrLog, type LogFn } from '../common/log.js';
 import { JsonLinesSink, type Sink } from './sinks.js';
 import { ProducerTable, splitRun, type SequenceState } from './producers.js';
 import { PRIORITY_NAMES, priorityFromName } from '../codec/alert.js';
@@ -52,7 +53,7 @@ export interface ReceiverOptions {
    */
   minPriority?: string | number;
   /** Where to report protocol problems. Default stderr. */
-  log?: (line: string) => void;
+  log?: LogFn;
 }
 
 export interface ReceiverStats {
@@ -100,7 +101,7 @@ class ReceiverImpl implements Receiver {
   private readonly producers = new ProducerTable();
   private readonly streams = new Set<StreamState>();
   private readonly health = new HealthImplementation({ '': 'SERVING', [TRANSMITTER_SERVICE]: 'SERVING' });
-  private readonly log: (line: string) => void;
+  private readonly log: LogFn;
   private readonly counts = { accepted: 0, filtered: 0, duplicates: 0, gaps: 0, requests: 0, rejectedStreams: 0 };
   private bound: string[] = [];
   private unixPaths: string[] = [];
@@ -120,7 +121,7 @@ class ReceiverImpl implements Receiver {
     }
     this.minPriority = resolveMinPriority(opts.minPriority);
     this.sink = opts.sink ?? new JsonLinesSink();
-    this.log = opts.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.log = opts.log ?? stderrLog;
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': opts.maxMessageBytes ?? 16 * 1024 * 1024,
       'grpc.keepalive_permit_without_calls': 1,

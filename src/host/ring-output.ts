@@ -1,0 +1,236 @@
+// The host-side half of every output: emit() encodes on the calling thread into the output's
+// own SharedArrayBuffer ring and returns; a piscina-hosted worker thread does all the I/O
+// (a gRPC stream, or a classic channel), so a slow destination never reaches the host.
+
+import { Piscina } from 'piscina';
+import type { Worker } from 'node:worker_threads';
+import { AlertEncoder, AlertTooLargeError, type AlertInput, type Utf8Buffer } from '../codec/alert.js';
+import { createRingBuffer, RingProducer } from '../ring/ring.js';
+import type { DropCounts, FlushResult, Output, OutputStats } from './output.js';
+import type { ResolvedQueue } from './queue-options.js';
+import type { OutputWorkerData, OutputWorkerTask, WorkerReport } from '../worker/contract.js';
+
+const WORKER_FILE = new URL('../worker/output-worker.js', import.meta.url).href;
+/** The least time close() gives the worker to end its stream, even after a flush timed out. */
+const STOP_GRACE_MS = 1500;
+
+/** When the exit hooks of this process stop waiting (set by the first one that runs). */
+let exitDeadline: number | undefined;
+
+type WorkerSpec = OutputWorkerData extends infer T ? (T extends unknown ? Omit<T, 'buffer'> : never) : never;
+
+export class RingOutput implements Output {
+  private readonly encoder: AlertEncoder;
+  private readonly ring: RingProducer;
+  private readonly ringBytes: Utf8Buffer;
+  /** The largest alert encoded in place in the ring; larger ones are encoded in scratch and copied. */
+  private readonly inPlaceWindow: number;
+  private readonly pool: Piscina<OutputWorkerTask, void>;
+  private emitted = 0;
+  private written = 0;
+  private readonly drops: Omit<DropCounts, 'rejected' | 'failed'> = { full: 0, too_large: 0, invalid: 0 };
+  private workerStarts = 0;
+  private lastError: string | null = null;
+  private closing: Promise<FlushResult> | null = null;
+  private readonly onExit = (): void => this.exitFlush();
+  /** The worker counts what it gave up on in one place; gRPC calls that a rejection, a channel a failure. */
+  private readonly givenUpAs: 'rejected' | 'failed';
+  /** How loss is worded: "not acknowledged by unix:///x.sock" (gRPC), "not delivered to file /x" (channels). */
+  private readonly notDone: string;
+
+  constructor(
+    readonly name: string,
+    private readonly queue: ResolvedQueue,
+    worker: WorkerSpec,
+  ) {
+    this.givenUpAs = worker.kind === 'grpc' ? 'rejected' : 'failed';
+    this.notDone = worker.kind === 'grpc' ? `not acknowledged by ${worker.config.target}` : `not delivered to ${name}`;
+    this.encoder = new AlertEncoder(queue.maxAlertBytes);
+    const buffer = createRingBuffer(queue.capacity);
+    this.ring = new RingProducer(buffer);
+    this.ringBytes = this.ring.bytes as Utf8Buffer;
+    this.inPlaceWindow = Math.min(queue.maxAlertBytes, 64 * 1024, queue.capacity / 4);
+    this.pool = new Piscina<OutputWorkerTask, void>({
+      filename: WORKER_FILE,
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: Infinity,
+      // The worker's event loop must never be parked in a synchronous Atomics.wait.
+      atomics: 'disabled',
+      workerData: { ...worker, buffer } as OutputWorkerData,
+    });
+    // Each thread starts draining from workerData as it loads (see src/worker/output-worker.ts); this only
+    // counts them, a replacement after a crash being a restart.
+    this.pool.on('workerCreate', () => {
+      this.workerStarts++;
+    });
+    this.pool.on('message', (report: WorkerReport) => {
+      if (report?.kind === 'error') this.lastError = report.error;
+      else if (report?.kind === 'log') queue.log(report.line);
+    });
+    this.pool.on('error', (err: unknown) => {
+      queue.log(`falco-grpc-output: ${name}: worker failed: ${String(err)}`);
+    });
+    process.on('exit', this.onExit);
+  }
+
+  emit(alert: AlertInput): boolean {
+    this.checkOpen();
+    this.emitted++;
+    let length: number;
+    try {
+      // Usual case: encode straight into the ring, no copy. An alert larger than the
+      // in-place window, or a ring without that much room, goes through scratch below.
+      const at = this.ring.reserve(this.inPlaceWindow);
+      if (at >= 0) {
+        try {
+          length = this.encoder.encodeInto(alert, this.ringBytes, at, this.inPlaceWindow);
+          this.ring.commit(length);
+          this.written++;
+          return true;
+        } catch (err) {
+          if (!(err instanceof AlertTooLargeError) || this.inPlaceWindow >= this.queue.maxAlertBytes) throw err;
+        }
+      }
+      length = this.encoder.encode(alert);
+    } catch (err) {
+      if (err instanceof AlertTooLargeError) {
+        this.drops.too_large++;
+        return false;
+      }
+      this.drops.invalid++;
+      throw err;
+    }
+    return this.write(this.encoder.scratch, length);
+  }
+
+  /** Fan-out: one alert already encoded by the caller, copied into this output's ring. */
+  emitEncoded(bytes: Uint8Array, length: number): boolean {
+    this.checkOpen();
+    this.emitted++;
+    if (length > this.queue.maxAlertBytes) {
+      this.drops.too_large++;
+      return false;
+    }
+    return this.write(bytes, length);
+  }
+
+  /** Fan-out: the caller could not encode an alert; it counts here as emitted and dropped. */
+  countUnencodable(reason: 'invalid' | 'too_large'): void {
+    this.checkOpen();
+    this.emitted++;
+    this.drops[reason]++;
+  }
+
+  private write(bytes: Uint8Array, length: number): boolean {
+    if (this.ring.tryWrite(bytes, length)) {
+      this.written++;
+      return true;
+    }
+    if (this.queue.onFull === 'block' && this.ring.waitForRoom(length, this.queue.blockTimeoutMs)) {
+      if (this.ring.tryWrite(bytes, length)) {
+        this.written++;
+        return true;
+      }
+    }
+    this.drops.full++;
+    return false;
+  }
+
+  /** The largest encoded alert this output takes. */
+  get maxAlertBytes(): number {
+    return this.queue.maxAlertBytes;
+  }
+
+  /** True once close() was called: emit() would throw. */
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new Error(`falco-grpc-output: ${this.name}: emit() called after close()`);
+  }
+
+  async flush(timeoutMs = 30_000): Promise<FlushResult> {
+    const target = this.written;
+    const deadline = performance.now() + timeoutMs;
+    let interval = 1;
+    for (;;) {
+      const acked = this.ring.ackedSeq();
+      if (acked >= target) return { flushed: true, pending: 0 };
+      if (performance.now() >= deadline) return { flushed: false, pending: target - acked };
+      await new Promise((resolve) => setTimeout(resolve, Math.min(interval, Math.max(1, deadline - performance.now()))));
+      interval = Math.min(interval * 2, 20);
+    }
+  }
+
+  /** Asks the channel to reopen what it can (files, after logrotate's SIGHUP). */
+  async reopen(): Promise<void> {
+    if (!this.closing) await this.pool.run({ kind: 'reopen' });
+  }
+
+  close(timeoutMs = 10_000): Promise<FlushResult> {
+    this.closing ??= this.shutdown(timeoutMs);
+    return this.closing;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<FlushResult> {
+    const started = performance.now();
+    await this.flush(timeoutMs);
+    this.ring.requestClose();
+    // The worker ends its stream or channel (a moment for the last acks); a worker that cannot,
+    // e.g. wedged on a dead peer, is terminated by destroy() once the time is up.
+    const left = Math.max(STOP_GRACE_MS, timeoutMs - (performance.now() - started));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.pool.run({ kind: 'stop' }).catch(() => {}),
+      new Promise((resolve) => (timer = setTimeout(resolve, left))),
+    ]);
+    clearTimeout(timer);
+    await this.pool.destroy();
+    process.off('exit', this.onExit);
+    const pending = this.written - this.ring.ackedSeq();
+    const result: FlushResult = { flushed: pending === 0, pending };
+    if (!result.flushed) this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) ${this.notDone}`);
+    return result;
+  }
+
+  /**
+   * Process exit: give the worker a bounded time to deliver, then say what was lost. The outputs
+   * of one process share one deadline, so six dead destinations do not wait six times over.
+   */
+  private exitFlush(): void {
+    exitDeadline ??= performance.now() + this.queue.exitFlushMs;
+    const left = Math.max(0, exitDeadline - performance.now());
+    if (this.ring.ackedSeq() < this.written && left > 0) this.ring.waitForAck(this.written, left);
+    const lost = this.written - this.ring.ackedSeq();
+    if (lost > 0) this.queue.log(`falco-grpc-output: process exiting with ${lost} alert(s) ${this.notDone}; they are lost`);
+  }
+
+  stats(): OutputStats {
+    const ackedSeq = this.ring.ackedSeq();
+    const counters = this.ring.counters();
+    const drops: DropCounts = { ...this.drops, rejected: 0, failed: 0 };
+    drops[this.givenUpAs] = counters.givenUp;
+    return {
+      emitted: this.emitted,
+      acked: ackedSeq - counters.givenUp,
+      pending: this.written - ackedSeq,
+      pendingBytes: this.ring.usedBytes(),
+      dropped: drops.full + drops.too_large + drops.invalid + drops.rejected + drops.failed,
+      drops,
+      sent: counters.sent,
+      resent: counters.resent,
+      reconnects: counters.reconnects,
+      workerRestarts: Math.max(0, this.workerStarts - 1),
+      connection: this.ring.connectionState(),
+      lastError: this.lastError,
+      bufferBytes: this.ring.capacity,
+    };
+  }
+
+  /** For tests: the pool's threads, so a crash can be injected from outside. */
+  workerThreads(): readonly Worker[] {
+    return this.pool.threads;
+  }
+}
