@@ -448,6 +448,59 @@ describe('release, ack and rewind', () => {
     expect(got[3]).toBeNull();
   });
 
+  it('given-up records are published with their release, as one pair with ackedSeq', () => {
+    const { producer, consumer } = fiveRecords();
+    for (let i = 0; i < 3; i++) readNext(consumer);
+    consumer.addGivenUp(1);
+    expect(producer.settled()).toEqual({ ackedSeq: 0, givenUp: 0 }); // not before the release
+    consumer.release(3, 3);
+    expect(producer.settled()).toEqual({ ackedSeq: 3, givenUp: 1 });
+    consumer.release(1, 4);
+    expect(producer.settled()).toEqual({ ackedSeq: 4, givenUp: 1 });
+  });
+
+  it('a read that overlaps a publish keeps the last whole pair; a replacement worker ends a publish its predecessor died in', () => {
+    const { buffer, producer, consumer } = fiveRecords();
+    consumer.addGivenUp(2);
+    consumer.release(2, 2);
+    expect(producer.settled()).toEqual({ ackedSeq: 2, givenUp: 2 });
+    const version = new Int32Array(buffer, 0, 8);
+    Atomics.add(version, 5, 1); // a worker dies between the two halves of a publish...
+    Atomics.store(new BigInt64Array(buffer, 0, 16), 8, 5n); // ...after writing a new ackedSeq
+    expect(producer.settled()).toEqual({ ackedSeq: 2, givenUp: 2 });
+    const replacement = new RingConsumer(buffer);
+    expect(producer.settled()).toEqual({ ackedSeq: 5, givenUp: 2 });
+    replacement.addGivenUp(1);
+    replacement.release(3, 5);
+    expect(producer.settled()).toEqual({ ackedSeq: 5, givenUp: 3 });
+  });
+
+  it('settled() never shows half a publish while a worker publishes as fast as it can', async () => {
+    const { buffer, producer } = makeRing(1024);
+    const publishes = 300_000;
+    // Every second sequence number is given up: a whole pair always has givenUp = floor(ackedSeq / 2).
+    const { exited } = startWorker(
+      `const c = new ring.RingConsumer(workerData.buffer);
+       for (let seq = 1; seq <= workerData.publishes; seq++) {
+         if (seq % 2 === 0) c.addGivenUp(1);
+         c.release(0, seq);
+       }`,
+      { buffer, publishes },
+    );
+    let reads = 0;
+    let last = { ackedSeq: 0, givenUp: 0 };
+    while (last.ackedSeq < publishes) {
+      const now = producer.settled();
+      reads++;
+      if (now.givenUp !== Math.floor(now.ackedSeq / 2)) throw new Error(`half a publish: ${JSON.stringify(now)} at read ${reads}`);
+      if (now.ackedSeq < last.ackedSeq) throw new Error(`went back from ${JSON.stringify(last)} to ${JSON.stringify(now)}`);
+      last = now;
+      if (reads % 1024 === 0) await new Promise((resolve) => setImmediate(resolve)); // lets the worker's exit through
+    }
+    expect(last).toEqual({ ackedSeq: publishes, givenUp: publishes / 2 });
+    expect(await exited).toBe(0);
+  });
+
   it('releasing records not read yet moves the read position past them', () => {
     const { consumer, payloads } = fiveRecords();
     readNext(consumer);
