@@ -1,23 +1,18 @@
 // falco.yaml-style configuration: the loader, receive's settings (a Falco <= 0.43 falco.yaml
 // unchanged, precedence flags > environment > file > defaults), the classic outputs' section
-// parser and send's section. Files are real files in temp dirs; the CLI runs as a child process.
+// parser and send's section. Files are real files in temp dirs; the CLI as a child process
+// reading them is in config-cli.test.ts.
 
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createGrpcOutput } from '../dist/src/index.js';
 import { loadConfigFile, parseConfigText } from '../dist/src/config/load.js';
 import { checkTopLevelKeys } from '../dist/src/config/falco-keys.js';
 import { readReceiveConfig, resolveReceiveSettings, type ReceiveSettings } from '../dist/src/config/receive-config.js';
 import { parseOutputsConfig } from '../dist/src/config/outputs-config.js';
 import { parseSendSettings } from '../dist/src/config/send-config.js';
 import { receiveCommand, receiveSettingsFromCommand } from '../dist/src/cli/receive.js';
-import { CLI, numberedAlert, startReceiverProcess, waitFor } from './helpers/harness.js';
-import { clientTls, tempDir, writePki } from './helpers/pki.js';
-
-const FALCO_YAML = readFileSync(fileURLToPath(new URL('./fixtures/falco-0.43.yaml', import.meta.url)), 'utf8');
+import { falcoYaml, writeConfig } from './helpers/config-files.js';
+import { tempDir } from './helpers/pki.js';
 
 interface Reported {
   notes: string[];
@@ -28,18 +23,6 @@ interface Reported {
 function reports(): Reported {
   const r: Reported = { notes: [], warnings: [], report: (level, message) => (level === 'note' ? r.notes : r.warnings).push(message) };
   return r;
-}
-
-/** Writes a config file in a fresh temp dir; returns its path. */
-function writeConfig(text: string, name = 'falco.yaml'): string {
-  const file = join(tempDir('fgo-config-'), name);
-  writeFileSync(file, text);
-  return file;
-}
-
-/** The realistic falco.yaml with the given grpc.bind_address, plus extra YAML appended. */
-function falcoYaml(bindAddress: string, extra = ''): string {
-  return FALCO_YAML.replace('__BIND_ADDRESS__', bindAddress) + extra;
 }
 
 /** What `receive` would run with for these flags, environment and config file, in this process. */
@@ -317,82 +300,6 @@ describe('precedence: flags > environment > file > defaults', () => {
     expect(() => receiveSettingsFor(['--listen', 'localhost'], {})).toThrow(/'--listen <addr>' argument 'localhost' is invalid\. expected host:port or unix:\/\/\/path/);
     expect(() => receiveSettingsFor([], { FALCO_GRPC_OUTPUT_INSECURE: 'maybe' })).toThrow('FALCO_GRPC_OUTPUT_INSECURE: expected true or false (1/0, yes/no, on/off), got "maybe"');
     expect(() => receiveSettingsFor(['--metrics-listen', 'nowhere'])).toThrow(/--metrics-listen \(or FALCO_GRPC_OUTPUT_METRICS_LISTEN\): expected host:port .*got "nowhere"/);
-  });
-});
-
-describe('receive --config (child process)', () => {
-  it('listens on the bind_address of a Falco falco.yaml and writes what it receives; env and flags override it', async () => {
-    const dir = tempDir('fgo-config-cli-');
-    const out = join(dir, 'alerts.jsonl');
-    const file = writeConfig(falcoYaml(`unix://${join(dir, 'falco.sock')}`, `falco_grpc_output:\n  receive:\n    output_file: ${out}\n`));
-    const receiver = await startReceiverProcess(['--config', file]);
-    try {
-      expect(receiver.addresses).toEqual([`unix://${join(dir, 'falco.sock')}`]);
-      expect(receiver.stderr()).not.toMatch(/warning/);
-      const output = createGrpcOutput({ target: receiver.addresses[0]! });
-      output.emit(numberedAlert(1));
-      expect(await output.close()).toMatchObject({ flushed: true, pending: 0 });
-      receiver.child.kill('SIGTERM');
-      await receiver.exited;
-      const lines = readFileSync(out, 'utf8').trim().split('\n');
-      expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0]!)).toMatchObject({ rule: 'Terminal shell in container', output_fields: { seq: 1 } });
-    } finally {
-      receiver.child.kill('SIGKILL');
-    }
-
-    const envSock = `unix://${join(dir, 'env.sock')}`;
-    const byEnv = await startReceiverProcess(['--config', file], { FALCO_GRPC_OUTPUT_LISTEN: envSock });
-    byEnv.child.kill('SIGKILL');
-    expect(byEnv.addresses).toEqual([envSock]);
-
-    const flagSock = `unix://${join(dir, 'flag.sock')}`;
-    const byFlag = await startReceiverProcess(['--config', file, '--listen', flagSock], { FALCO_GRPC_OUTPUT_LISTEN: envSock });
-    byFlag.child.kill('SIGKILL');
-    expect(byFlag.addresses).toEqual([flagSock]);
-  });
-
-  it("serves mTLS on a TCP bind_address with the grpc: section's certificate files", async () => {
-    const pki = writePki();
-    const text = falcoYaml('127.0.0.1:0', 'falco_grpc_output:\n  receive:\n    discard: true\n').replace(
-      '  threadiness: 0\n',
-      `  threadiness: 0\n  private_key: ${join(pki, 'server.key')}\n  cert_chain: ${join(pki, 'server.crt')}\n  root_certs: ${join(pki, 'ca.crt')}\n`,
-    );
-    const receiver = await startReceiverProcess(['--config', writeConfig(text)]);
-    try {
-      expect(receiver.addresses[0]).toMatch(/^127\.0\.0\.1:\d+$/);
-      const output = createGrpcOutput({ target: receiver.addresses[0]!, tls: clientTls() });
-      for (let i = 0; i < 5; i++) output.emit(numberedAlert(i));
-      expect(await output.close()).toMatchObject({ flushed: true, pending: 0 });
-      expect(output.stats().acked).toBe(5);
-    } finally {
-      receiver.child.kill('SIGKILL');
-    }
-  });
-
-  it('exits non-zero before listening when the config is invalid, with the reason on stderr', async () => {
-    const dir = tempDir('fgo-config-bad-');
-    const sock = join(dir, 'never.sock');
-    const file = writeConfig(`falco_grpc_output:\n  receive:\n    listen: [unix://${sock}]\ngrpc:\n  enabled: true\n  bind_address: 42\n`);
-    const child = spawn(process.execPath, [CLI, 'receive', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code).not.toBe(0);
-    expect(stderr).toContain(`${file}:6: grpc.bind_address: expected a string, got 42`);
-    expect(stderr).not.toContain('listening on');
-    expect(existsSync(sock)).toBe(false);
-  });
-
-  it('exits non-zero on a YAML syntax error, naming the file and line', async () => {
-    const file = writeConfig('grpc:\n  enabled: true\n bind_address: x\n');
-    const child = spawn(process.execPath, [CLI, 'receive', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    await waitFor('stderr', () => stderr.length > 0);
-    expect(code).not.toBe(0);
-    expect(stderr).toContain(`${file}:3:1: YAML syntax error`);
   });
 });
 

@@ -40,9 +40,9 @@ describe('flood', () => {
   it('paces open-loop at the requested rate and reports every field with sane values', () => {
     const { code, report } = flood(['--rate', '2000', '--duration', '2']);
     expect(code).toBe(0);
-    // 2 s at 2,000/s: the pacer emits what is due, so the count is the rate times the time.
-    expect(report.emitted).toBeGreaterThanOrEqual(3800);
-    expect(report.emitted).toBeLessThanOrEqual(4002);
+    // 2 s at 2,000/s: the pacer emits what is due, so the count is the rate times the time,
+    // however late its ticks come on a busy machine.
+    expect(report.emitted).toBe(4000);
     expect(report.acked).toBe(report.emitted);
     expect(report.dropped).toBe(0);
     expect(report.flushed).toBe(true);
@@ -74,7 +74,7 @@ describe('flood', () => {
     expect(Math.max(...report.series.ringFill)).toBeGreaterThan(0);
   });
 
-  it('receiver slow:MS delays every ack by at least MS', () => {
+  it('receiver slow:MS delays acks by at least MS (the median delivery)', () => {
     const { report } = flood(['--rate', '200', '--duration', '1', '--receiver', 'slow:50']);
     expect(report.acked).toBe(report.emitted);
     expect(report.deliveryMs.p50).toBeGreaterThanOrEqual(50);

@@ -106,11 +106,15 @@ function paceEmits(pacing: Pacing, emitOne: (seq: number) => void, afterTick: ()
   return new Promise((resolve) => {
     const tick = (): void => {
       const elapsed = performance.now() - start;
-      if (seq >= pacing.limit || elapsed >= pacing.durationMs) return resolve(seq);
-      const due = pacing.rate === 'max' ? seq + 1000 : Math.floor((elapsed / 1000) * pacing.rate);
+      const over = elapsed >= pacing.durationMs;
+      // A paced run's last tick still emits what fell due before the end, however late it
+      // comes: the count is rate x duration, not what the loop's timing happened to allow.
+      if (seq >= pacing.limit || (over && pacing.rate === 'max')) return resolve(seq);
+      const due = pacing.rate === 'max' ? seq + 1000 : Math.floor((Math.min(elapsed, pacing.durationMs) / 1000) * pacing.rate);
       const until = Math.min(due, pacing.limit);
       for (; seq < until; seq++) emitOne(seq);
       afterTick();
+      if (over) return resolve(seq);
       // Yield to timers (the sampler, the receiver's control) between bursts.
       if (pacing.rate === 'max') setImmediate(tick);
       else setTimeout(tick, pacing.tickMs);

@@ -156,7 +156,7 @@ export class RingOutput implements Output {
     const deadline = performance.now() + timeoutMs;
     let interval = 1;
     for (;;) {
-      const acked = this.ring.ackedSeq();
+      const acked = this.ring.settled().ackedSeq; // the pair stats() reads, so a flushed output's stats are final
       if (acked >= target) return { flushed: true, pending: 0 };
       if (performance.now() >= deadline) return { flushed: false, pending: target - acked };
       await new Promise((resolve) => setTimeout(resolve, Math.min(interval, Math.max(1, deadline - performance.now()))));
@@ -189,7 +189,7 @@ export class RingOutput implements Output {
     clearTimeout(timer);
     await this.pool.destroy();
     process.off('exit', this.onExit);
-    const pending = this.written - this.ring.ackedSeq();
+    const pending = this.written - this.ring.settled().ackedSeq;
     const result: FlushResult = { flushed: pending === 0, pending };
     if (!result.flushed) this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) ${this.notDone}`);
     return result;
@@ -208,13 +208,13 @@ export class RingOutput implements Output {
   }
 
   stats(): OutputStats {
-    const ackedSeq = this.ring.ackedSeq();
+    const { ackedSeq, givenUp } = this.ring.settled();
     const counters = this.ring.counters();
     const drops: DropCounts = { ...this.drops, rejected: 0, failed: 0 };
-    drops[this.givenUpAs] = counters.givenUp;
+    drops[this.givenUpAs] = givenUp;
     return {
       emitted: this.emitted,
-      acked: ackedSeq - counters.givenUp,
+      acked: ackedSeq - givenUp,
       pending: this.written - ackedSeq,
       pendingBytes: this.ring.usedBytes(),
       dropped: drops.full + drops.too_large + drops.invalid + drops.rejected + drops.failed,

@@ -69,10 +69,11 @@ export class CollectingSink implements Sink {
   }
 }
 
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+/** Polls `check` until it holds; `what` (a function, for what is known only then) names it in the timeout error. */
+export async function waitFor(what: string | (() => string), check: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -120,7 +121,7 @@ export async function startReceiverProcess(args: string[], env: Record<string, s
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout!.resume();
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(`receiver to listen (stderr: ${err})`, () => err.includes('listening on') || child.exitCode !== null, 20_000);
+  await waitFor(() => `receiver to listen (stderr: ${err})`, () => err.includes('listening on') || child.exitCode !== null, 20_000);
   if (child.exitCode !== null) throw new Error(`receiver exited: ${err}`);
   const addresses = [...err.matchAll(/listening on (\S+)/g)].map((m) => m[1]!);
   return { child, addresses, stderr: () => err, exited };
