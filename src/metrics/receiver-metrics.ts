@@ -11,7 +11,8 @@ export interface ReceiverStatsSource {
   subscriberStats(): SubscriberStats[];
 }
 
-type Count = keyof ReceiverStats;
+/** The numeric counts of ReceiverStats. */
+type Count = { [K in keyof ReceiverStats]: ReceiverStats[K] extends number ? K : never }[keyof ReceiverStats];
 
 const PREFIX = `${METRIC_PREFIX}receiver_`;
 
@@ -22,6 +23,7 @@ const COUNTERS: ReadonlyArray<readonly [name: string, help: string, count: Count
   ['alerts_missing_total', 'Sequence numbers a producer skipped: alerts that will never arrive.', 'gaps'],
   ['publish_requests_total', 'PublishRequests received.', 'requests'],
   ['rejected_streams_total', 'Publish streams ended because of a malformed or invalid message.', 'rejectedStreams'],
+  ['sink_failures_total', 'Sink writes that failed (ENOSPC, ...): their alerts were not acknowledged and are resent.', 'sinkFailures'],
   ['subscriber_alerts_dropped_total', "Alerts dropped from subscribers' queues (oldest first), every subscriber so far.", 'subscriberDrops'],
 ];
 
@@ -33,6 +35,7 @@ const GAUGES: ReadonlyArray<readonly [name: string, help: string, count: Count]>
 
 export function registerReceiverMetrics(registry: Registry, receiver: ReceiverStatsSource): void {
   const stats = oncePerScrape(() => receiver.stats());
+  addMirroredGauge(registry, { name: `${PREFIX}sink_failing`, help: 'Whether the sink is failing now (1): nothing is acknowledged until a write succeeds.', samples: () => [[{}, stats().sinkError === null ? 0 : 1]] });
   const subscribers = oncePerScrape(() => receiver.subscriberStats());
   for (const [name, help, count] of COUNTERS) {
     addMirroredCounter(registry, { name: PREFIX + name, help, samples: () => [[{}, stats()[count]]] });

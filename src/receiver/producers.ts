@@ -41,6 +41,11 @@ export class ProducerTable {
     return this.producers.size;
   }
 
+  /** The producer's state if it is known. */
+  peek(producerId: string): ProducerState | undefined {
+    return this.producers.get(producerId);
+  }
+
   /** The producer's state, created on first sight. */
   get(producerId: string): ProducerState {
     let state = this.producers.get(producerId);

@@ -46,6 +46,10 @@ export interface ReceiverStats {
   duplicates: number;
   /** Sequence numbers that never arrived (a producer skipped them). */
   gaps: number;
+  /** Sink writes that failed (each withheld its ack; the producer resends). */
+  sinkFailures: number;
+  /** Why the sink is failing now, or null while it writes. */
+  sinkError: string | null;
   /** PublishRequests received. */
   requests: number;
   /** Streams ended because of a malformed or invalid message. */

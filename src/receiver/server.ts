@@ -16,6 +16,7 @@ import { JsonLinesSink } from './sinks.js';
 import { Ingest } from './ingest.js';
 import { PublishStream, type PublishCall, type StreamContext } from './publish-stream.js';
 import { http2SessionOf } from './grpc-internals.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import { SubscriptionHub, type SubscriberStats } from './subscriptions.js';
 import type { Receiver, ReceiverOptions, ReceiverStats } from './receiver.js';
 
@@ -33,6 +34,7 @@ export class ReceiverServer implements Receiver {
   private readonly streams = new Set<PublishStream>();
   private readonly health = new HealthImplementation({ '': 'SERVING', [TRANSMITTER_SERVICE]: 'SERVING' });
   private readonly log: LogFn;
+  private readonly logLimited: RateLimitedLog;
   private readonly counts = { requests: 0, rejectedStreams: 0 };
   private bound: string[] = [];
   private unixPaths: string[] = [];
@@ -51,12 +53,14 @@ export class ReceiverServer implements Receiver {
       }
     }
     this.log = opts.log ?? stderrLog;
+    this.logLimited = new RateLimitedLog(this.log);
     this.hub = new SubscriptionHub(opts.subscriptions === false ? {} : opts.subscriptions);
     this.ingest = new Ingest({
       sink: opts.sink ?? new JsonLinesSink(),
       followers: [this.hub],
       minPriority: resolveMinPriority(opts.minPriority),
       log: this.log,
+      sinkState: (error) => this.sinkState(error),
     });
     this.streamContext = {
       ingest: this.ingest,
@@ -158,6 +162,23 @@ export class ReceiverServer implements Receiver {
     }
   }
 
+  /**
+   * A failing sink is reported once per change (rate-limited should it flap) and turns health
+   * NOT_SERVING: nothing is acked until a write succeeds again.
+   */
+  private sinkState(error: string | null): void {
+    if (this.stopping) return;
+    const status = error === null ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', status);
+    this.health.setStatus(TRANSMITTER_SERVICE, status);
+    this.logLimited.say(
+      error === null ? 'sink-ok' : 'sink-failed',
+      error === null
+        ? 'falco-grpc-output receive: sink writing again; acknowledging'
+        : `falco-grpc-output receive: sink failed: ${error}; nothing is acknowledged until a write succeeds (producers keep their alerts and retry)`,
+    );
+  }
+
   close(): Promise<void> {
     this.closed ??= this.shutdown();
     return this.closed;
@@ -209,6 +230,7 @@ export class ReceiverServer implements Receiver {
       ...this.counts,
       activeStreams: this.streams.size,
       producers: this.ingest.producerCount,
+      sinkError: this.ingest.sinkError,
       ...this.hub.stats(),
     };
   }
