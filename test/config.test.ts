@@ -17,6 +17,17 @@ import { receiveCommand, receiveSettingsFromCommand } from '../dist/src/cli/rece
 import { CLI, numberedAlert, startReceiverProcess, waitFor } from './helpers/harness.js';
 import { clientTls, tempDir, writePki } from './helpers/pki.js';
 
+/** The receiver's limits when nothing sets them. */
+const LIMIT_DEFAULTS = {
+  historyBytes: 32 * 1024 * 1024,
+  maxSubscribers: 100,
+  maxProducers: 100_000,
+  maxConnections: undefined,
+  maxConnectionsPerPeer: 64,
+  handshakeTimeout: 10,
+  firstFrameTimeout: 10,
+};
+
 const FALCO_YAML = readFileSync(fileURLToPath(new URL('./fixtures/falco-0.43.yaml', import.meta.url)), 'utf8');
 
 interface Reported {
@@ -107,6 +118,7 @@ describe("receive's settings from a falco.yaml", () => {
       minPriority: 5, // priority: notice
       subscriptions: true,
       metricsListen: undefined,
+      ...LIMIT_DEFAULTS,
     });
     expect(r.warnings).toEqual([]);
     expect(r.notes).toEqual([
@@ -171,6 +183,13 @@ describe("receive's settings from a falco.yaml", () => {
       '    history: 20',
       '    min_priority: WARNING',
       '    metrics_listen: 127.0.0.1:9376',
+      '    history_bytes: 1000000',
+      '    max_subscribers: 7',
+      '    max_producers: 5000',
+      '    max_connections: 300',
+      '    max_connections_per_peer: 3',
+      '    handshake_timeout: 2',
+      '    first_frame_timeout: 4',
       '',
     ].join('\n');
     expect(receiveFromText(text)).toEqual({
@@ -185,6 +204,13 @@ describe("receive's settings from a falco.yaml", () => {
       minPriority: 4,
       subscriptions: false,
       metricsListen: '127.0.0.1:9376',
+      historyBytes: 1_000_000,
+      maxSubscribers: 7,
+      maxProducers: 5000,
+      maxConnections: 300,
+      maxConnectionsPerPeer: 3,
+      handshakeTimeout: 2,
+      firstFrameTimeout: 4,
     });
   });
 
@@ -252,6 +278,7 @@ describe('resolveReceiveSettings (pure)', () => {
       minPriority: 7,
       subscriptions: true,
       metricsListen: undefined,
+      ...LIMIT_DEFAULTS,
     });
     expect(resolveReceiveSettings({ listen: ['unix:///tmp/r.sock'] }).listen).toEqual(['unix:///tmp/r.sock']);
   });

@@ -24,11 +24,17 @@ const COUNTERS: ReadonlyArray<readonly [name: string, help: string, count: Count
   ['publish_requests_total', 'PublishRequests received.', 'requests'],
   ['rejected_streams_total', 'Publish streams ended because of a malformed or invalid message.', 'rejectedStreams'],
   ['sink_failures_total', 'Sink writes that failed (ENOSPC, ...): their alerts were not acknowledged and are resent.', 'sinkFailures'],
+  ['connections_refused_total', 'Connections refused for a limit (--max-connections, its unauthenticated half, --max-connections-per-peer).', 'refusedConnections'],
+  ['tls_handshakes_failed_total', 'TLS handshakes that failed or timed out (no certificate, another CA, not TLS).', 'failedHandshakes'],
+  ['connections_not_http2_total', 'Connections closed for not opening with HTTP/2 within --first-frame-timeout.', 'notHttp2'],
+  ['producers_evicted_total', 'Producers forgotten because the table was full (--max-producers), least recently seen first.', 'evictedProducers'],
+  ['subscribers_refused_total', 'Subscription streams refused because --max-subscribers were open.', 'refusedSubscribers'],
   ['subscriber_alerts_dropped_total', "Alerts dropped from subscribers' queues (oldest first), every subscriber so far.", 'subscriberDrops'],
 ];
 
 const GAUGES: ReadonlyArray<readonly [name: string, help: string, count: Count]> = [
   ['streams', 'Publish streams open now.', 'activeStreams'],
+  ['connections', 'Connections open now, over every listener.', 'connections'],
   ['producers', 'Producers (transmitters) the receiver keeps sequence state for.', 'producers'],
   ['subscribers', "Clients subscribed now through Falco's subscription API (falco.outputs.service/sub).", 'subscribers'],
 ];

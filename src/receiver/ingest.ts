@@ -7,6 +7,7 @@ import type { PublishEnvelope } from '../codec/publish-request.js';
 import { errorText } from '../common/errors.js';
 import type { LogFn } from '../common/log.js';
 import { ProducerTable, type ProducerState } from './producers.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import type { AlertRun, Sink } from './sinks.js';
 
 export interface IngestOptions {
@@ -17,6 +18,8 @@ export interface IngestOptions {
   /** Least severe priority passed on (Falco's ordering: 0 Emergency ... 7 Debug). */
   minPriority: number;
   log: LogFn;
+  /** Producers without an open stream whose sequence state is kept; the least recently seen is forgotten beyond. Default 100,000. */
+  maxProducers?: number;
   /** Told when the sink starts failing (with the reason) and when a write succeeds again (null). */
   sinkState?: (error: string | null) => void;
 }
@@ -63,7 +66,7 @@ interface Handed {
 const noop = (): void => {};
 
 export class Ingest {
-  private readonly producers = new ProducerTable();
+  private readonly producers: ProducerTable;
   private readonly sink: Sink;
   private readonly followers: readonly Sink[];
   private readonly window: number;
@@ -81,10 +84,30 @@ export class Ingest {
     this.minPriority = options.minPriority;
     this.log = options.log;
     this.sinkState = options.sinkState;
+    const limited = new RateLimitedLog(this.log);
+    this.producers = new ProducerTable(options.maxProducers ?? 100_000, (id, idleMs) =>
+      limited.say(
+        'evicted',
+        `falco-grpc-output receive: producer table full (--max-producers ${options.maxProducers ?? 100_000}): forgot ${id}, last seen ${Math.round(idleMs / 1000)} s ago; should it resend, what it resends is taken again`,
+      ),
+    );
   }
 
   get producerCount(): number {
     return this.producers.size;
+  }
+
+  /** An open stream publishes for this producer: its state is kept until unpin(). */
+  pin(producerId: string): void {
+    this.producers.pin(producerId);
+  }
+
+  unpin(producerId: string): void {
+    this.producers.unpin(producerId);
+  }
+
+  get evictedProducers(): number {
+    return this.producers.evicted;
   }
 
   /**

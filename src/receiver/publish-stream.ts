@@ -13,6 +13,8 @@ import type { Ingest } from './ingest.js';
 
 /** Requests a stream may have in hand before the receiver stops reading it (HTTP/2 then pushes back). */
 const MAX_IN_HAND = 8;
+/** Producers one stream keeps pinned in the producer table (a transmitter has one per stream). */
+const MAX_PINNED = 16;
 /** The largest sequence number kept exact: the receiver counts in doubles. */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
@@ -57,6 +59,9 @@ export class PublishStream {
   /** Settles once the stream ended and nothing it took is in hand. */
   readonly done = new Promise<void>((resolve) => (this.finish = resolve));
   private readonly peer: string;
+  /** Producers this stream published for (up to MAX_PINNED): their state outlives any table pressure while it is open. */
+  private readonly pinned: string[] = [];
+  private lastProducer = '';
   private readonly live = (): boolean => !this.isEnded;
   private readonly onAck = (ackedThrough: number): void => this.guard(() => this.acked(ackedThrough));
   private readonly onRefused = (err: unknown): void => this.guard(() => this.refused(err));
@@ -110,9 +115,17 @@ export class PublishStream {
       return;
     }
     this.ctx.counts.requests++;
+    if (request.producerId !== this.lastProducer) this.pin(request.producerId);
     this.inHand++;
     if (this.inHand >= MAX_IN_HAND) this.call.pause();
     this.ctx.ingest.take(request, this.live).then(this.onAck, this.onRefused);
+  }
+
+  private pin(producerId: string): void {
+    this.lastProducer = producerId;
+    if (this.pinned.length >= MAX_PINNED || this.pinned.includes(producerId)) return;
+    this.pinned.push(producerId);
+    this.ctx.ingest.pin(producerId);
   }
 
   private reject(details: string): void {
@@ -160,6 +173,7 @@ export class PublishStream {
     if (this.isEnded) return;
     this.isEnded = true;
     this.ctx.ended(this);
+    for (const id of this.pinned) this.ctx.ingest.unpin(id);
     try {
       this.call.pause();
       if (status) this.call.emit('error', status);
