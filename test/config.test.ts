@@ -14,6 +14,17 @@ import { receiveCommand, receiveSettingsFromCommand } from '../dist/src/cli/rece
 import { falcoYaml, writeConfig } from './helpers/config-files.js';
 import { tempDir } from './helpers/pki.js';
 
+/** The receiver's limits when nothing sets them. */
+const LIMIT_DEFAULTS = {
+  historyBytes: 32 * 1024 * 1024,
+  maxSubscribers: 100,
+  maxProducers: 100_000,
+  maxConnections: undefined,
+  maxConnectionsPerPeer: 64,
+  handshakeTimeout: 10,
+  firstFrameTimeout: 10,
+};
+
 interface Reported {
   notes: string[];
   warnings: string[];
@@ -90,6 +101,7 @@ describe("receive's settings from a falco.yaml", () => {
       minPriority: 5, // priority: notice
       subscriptions: true,
       metricsListen: undefined,
+      ...LIMIT_DEFAULTS,
     });
     expect(r.warnings).toEqual([]);
     expect(r.notes).toEqual([
@@ -154,6 +166,13 @@ describe("receive's settings from a falco.yaml", () => {
       '    history: 20',
       '    min_priority: WARNING',
       '    metrics_listen: 127.0.0.1:9376',
+      '    history_bytes: 1000000',
+      '    max_subscribers: 7',
+      '    max_producers: 5000',
+      '    max_connections: 300',
+      '    max_connections_per_peer: 3',
+      '    handshake_timeout: 2',
+      '    first_frame_timeout: 4',
       '',
     ].join('\n');
     expect(receiveFromText(text)).toEqual({
@@ -168,6 +187,13 @@ describe("receive's settings from a falco.yaml", () => {
       minPriority: 4,
       subscriptions: false,
       metricsListen: '127.0.0.1:9376',
+      historyBytes: 1_000_000,
+      maxSubscribers: 7,
+      maxProducers: 5000,
+      maxConnections: 300,
+      maxConnectionsPerPeer: 3,
+      handshakeTimeout: 2,
+      firstFrameTimeout: 4,
     });
   });
 
@@ -235,6 +261,7 @@ describe('resolveReceiveSettings (pure)', () => {
       minPriority: 7,
       subscriptions: true,
       metricsListen: undefined,
+      ...LIMIT_DEFAULTS,
     });
     expect(resolveReceiveSettings({ listen: ['unix:///tmp/r.sock'] }).listen).toEqual(['unix:///tmp/r.sock']);
   });

@@ -4,6 +4,7 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createReceiver } from '../receiver/receiver.js';
+import { defaultMaxConnections, openFileLimits } from '../receiver/fd-limit.js';
 import { createInterface } from 'node:readline';
 import { DiscardSink, JsonLinesSink } from '../receiver/sinks.js';
 import { FaultSink } from '../flood/fault-sink.js';
@@ -46,6 +47,11 @@ function option(flags: string, description: string, env: string): Option {
   return new Option(flags, description).env(ENV_PREFIX + env);
 }
 
+/** An option taking a whole number >= 1, with its default (and how help shows it). */
+function wholeNumberOption(flags: string, description: string, env: string, fallback: number | undefined, shown?: string): Option {
+  return option(flags, description, env).argParser(parsedBy(checkPositiveInteger)).default(fallback, shown);
+}
+
 export function receiveCommand(): Command {
   const cmd = new Command('receive')
     .description('receive alerts from transmitters (Transmitter/Publish) and write them as Falco JSON lines')
@@ -58,28 +64,23 @@ export function receiveCommand(): Command {
     .addOption(option('--discard', 'acknowledge and count alerts without writing them (load tests)', 'DISCARD'))
     .option(
       '--control-stdin',
-      'load tests: read "stall", "resume", "slow MS" and "stats" lines from stdin (stats print on stderr)',
+      'load tests: read "stall", "resume", "slow MS", "stats" and "memory" lines from stdin (stats and memory print on stderr)',
     )
-    .addOption(
-      option('--max-message-bytes <n>', 'largest PublishRequest accepted', 'MAX_MESSAGE_BYTES')
-        .argParser(parsedBy(checkPositiveInteger))
-        .default(RECEIVE_DEFAULTS.maxMessageBytes, '16 MiB'),
-    )
-    .addOption(
-      option('--subscriber-queue <n>', "alerts each subscriber of Falco's subscription API may fall behind by", 'SUBSCRIBER_QUEUE')
-        .argParser(parsedBy(checkPositiveInteger))
-        .default(RECEIVE_DEFAULTS.subscriberQueue),
-    )
-    .addOption(
-      option('--history <n>', "recent alerts kept for the subscription API's get", 'HISTORY')
-        .argParser(parsedBy(checkPositiveInteger))
-        .default(RECEIVE_DEFAULTS.history),
-    )
+    .addOption(wholeNumberOption('--max-message-bytes <n>', 'largest PublishRequest accepted', 'MAX_MESSAGE_BYTES', RECEIVE_DEFAULTS.maxMessageBytes, '16 MiB'))
+    .addOption(wholeNumberOption('--subscriber-queue <n>', "alerts each subscriber of Falco's subscription API may fall behind by", 'SUBSCRIBER_QUEUE', RECEIVE_DEFAULTS.subscriberQueue))
+    .addOption(wholeNumberOption('--history <n>', "recent alerts kept for the subscription API's get", 'HISTORY', RECEIVE_DEFAULTS.history))
     .addOption(
       option('--min-priority <name>', 'drop alerts less severe than this Falco priority (emergency, alert, critical, error, warning, notice, informational, debug)', 'MIN_PRIORITY')
         .argParser(parsedBy(checkPriority))
         .default(RECEIVE_DEFAULTS.minPriority, 'debug'),
     )
+    .addOption(wholeNumberOption('--history-bytes <n>', "bytes of recent alerts kept for get and for subscribers that fall behind (one shared buffer)", 'HISTORY_BYTES', RECEIVE_DEFAULTS.historyBytes, '32 MiB'))
+    .addOption(wholeNumberOption('--max-subscribers <n>', "subscription streams (sub and get) open at once; more are refused with RESOURCE_EXHAUSTED", 'MAX_SUBSCRIBERS', RECEIVE_DEFAULTS.maxSubscribers))
+    .addOption(wholeNumberOption('--max-producers <n>', 'producers without an open stream whose sequence state is kept; beyond, the least recently seen is forgotten', 'MAX_PRODUCERS', RECEIVE_DEFAULTS.maxProducers))
+    .addOption(wholeNumberOption('--max-connections <n>', 'connections open at once over every listener; unauthenticated ones (in TLS or before HTTP/2) may take half', 'MAX_CONNECTIONS', undefined, '80% of the open-file limit, at most 10,000'))
+    .addOption(wholeNumberOption('--max-connections-per-peer <n>', 'connections open at once from one remote address', 'MAX_CONNECTIONS_PER_PEER', RECEIVE_DEFAULTS.maxConnectionsPerPeer))
+    .addOption(wholeNumberOption('--handshake-timeout <seconds>', 'a TLS handshake must finish within this', 'HANDSHAKE_TIMEOUT', RECEIVE_DEFAULTS.handshakeTimeout))
+    .addOption(wholeNumberOption('--first-frame-timeout <seconds>', "after TLS, a connection's first HTTP/2 frame must arrive within this", 'FIRST_FRAME_TIMEOUT', RECEIVE_DEFAULTS.firstFrameTimeout))
     .addOption(metricsListenOption());
   addTlsFlags(cmd, 'server', ENV_PREFIX);
   return cmd.action(async (flags: { controlStdin?: boolean }) => {
@@ -89,19 +90,34 @@ export function receiveCommand(): Command {
       ? new DiscardSink()
       : new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
     const faults = flags.controlStdin ? new FaultSink(baseSink) : null;
+    // Each connection costs a descriptor: the cap stays below the open-file limit (Node raised its soft limit to the hard one).
+    const fdLimits = openFileLimits();
+    const maxConnections = settings.maxConnections ?? defaultMaxConnections(fdLimits);
     const receiver = createReceiver({
       listen: settings.listen,
       tls: settings.tls,
       insecure: settings.insecure,
       sink: faults ?? baseSink,
       maxMessageBytes: settings.maxMessageBytes,
-      subscriptions: settings.subscriptions ? { queueAlerts: settings.subscriberQueue, historyAlerts: settings.history } : false,
+      subscriptions: settings.subscriptions
+        ? { queueAlerts: settings.subscriberQueue, historyAlerts: settings.history, historyBytes: settings.historyBytes, maxSubscribers: settings.maxSubscribers }
+        : false,
       minPriority: settings.minPriority,
+      maxProducers: settings.maxProducers,
+      connections: {
+        maxConnections,
+        maxConnectionsPerPeer: settings.maxConnectionsPerPeer,
+        handshakeTimeoutMs: settings.handshakeTimeout * 1000,
+        firstFrameTimeoutMs: settings.firstFrameTimeout * 1000,
+      },
     });
     // Metrics first: a port already taken stops the receiver before it takes any alert.
     const metrics = settings.metricsListen === undefined ? null : await serveMetrics('receive', settings.metricsListen, (r) => registerReceiverMetrics(r, receiver));
     const bound = await receiver.start();
     for (const addr of bound) process.stderr.write(`falco-grpc-output receive: listening on ${addr}\n`);
+    process.stderr.write(
+      `falco-grpc-output receive: accepting up to ${maxConnections} connections${fdLimits ? ` (open-file limit ${fdLimits.soft})` : ''}, ${settings.maxConnectionsPerPeer} per peer address\n`,
+    );
     const stop = async (signal: string): Promise<void> => {
       process.stderr.write(`falco-grpc-output receive: ${signal}: finishing alerts in hand\n`);
       faults?.resume(); // a stalled sink would otherwise hold the requests in hand forever
@@ -125,6 +141,10 @@ export function receiveCommand(): Command {
         else if (command === 'resume') faults.resume();
         else if (command === 'slow') faults.slow(Number(arg) || 0);
         else if (command === 'stats') process.stderr.write(`stats ${JSON.stringify(receiver.stats())}\n`);
+        else if (command === 'memory') {
+          (globalThis as { gc?: () => void }).gc?.(); // with --expose-gc: what is still held, not what awaits collection
+          process.stderr.write(`memory ${JSON.stringify(process.memoryUsage())}\n`);
+        }
         else process.stderr.write(`falco-grpc-output receive: unknown control line "${line}"\n`);
       });
     }

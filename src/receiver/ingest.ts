@@ -4,8 +4,10 @@
 // Followers (the subscription hub) get each run once it is durable, in order.
 
 import type { PublishEnvelope } from '../codec/publish-request.js';
+import { errorText } from '../common/errors.js';
 import type { LogFn } from '../common/log.js';
 import { ProducerTable, type ProducerState } from './producers.js';
+import { RateLimitedLog } from './rate-limited-log.js';
 import type { AlertRun, Sink } from './sinks.js';
 
 export interface IngestOptions {
@@ -16,6 +18,10 @@ export interface IngestOptions {
   /** Least severe priority passed on (Falco's ordering: 0 Emergency ... 7 Debug). */
   minPriority: number;
   log: LogFn;
+  /** Producers without an open stream whose sequence state is kept; the least recently seen is forgotten beyond. Default 100,000. */
+  maxProducers?: number;
+  /** Told when the sink starts failing (with the reason) and when a write succeeds again (null). */
+  sinkState?: (error: string | null) => void;
 }
 
 export interface IngestCounts {
@@ -27,6 +33,8 @@ export interface IngestCounts {
   duplicates: number;
   /** Sequence numbers that never arrived (a producer skipped them). */
   gaps: number;
+  /** Runs the sink refused (each withheld its ack; the producer resends). */
+  sinkFailures: number;
 }
 
 /** A run as the sink sees it: the request's fresh alerts, the filtered ones left out. */
@@ -58,13 +66,16 @@ interface Handed {
 const noop = (): void => {};
 
 export class Ingest {
-  private readonly producers = new ProducerTable();
+  private readonly producers: ProducerTable;
   private readonly sink: Sink;
   private readonly followers: readonly Sink[];
   private readonly window: number;
   private readonly minPriority: number;
   private readonly log: LogFn;
-  readonly counts: IngestCounts = { accepted: 0, filtered: 0, duplicates: 0, gaps: 0 };
+  private readonly sinkState: ((error: string | null) => void) | undefined;
+  readonly counts: IngestCounts = { accepted: 0, filtered: 0, duplicates: 0, gaps: 0, sinkFailures: 0 };
+  /** Why the sink's last write failed, until one succeeds again. */
+  sinkError: string | null = null;
 
   constructor(options: IngestOptions) {
     this.sink = options.sink;
@@ -72,10 +83,31 @@ export class Ingest {
     this.window = Math.max(1, Math.floor(options.sink.window ?? 1));
     this.minPriority = options.minPriority;
     this.log = options.log;
+    this.sinkState = options.sinkState;
+    const limited = new RateLimitedLog(this.log);
+    this.producers = new ProducerTable(options.maxProducers ?? 100_000, (id, idleMs) =>
+      limited.say(
+        'evicted',
+        `falco-grpc-output receive: producer table full (--max-producers ${options.maxProducers ?? 100_000}): forgot ${id}, last seen ${Math.round(idleMs / 1000)} s ago; should it resend, what it resends is taken again`,
+      ),
+    );
   }
 
   get producerCount(): number {
     return this.producers.size;
+  }
+
+  /** An open stream publishes for this producer: its state is kept until unpin(). */
+  pin(producerId: string): void {
+    this.producers.pin(producerId);
+  }
+
+  unpin(producerId: string): void {
+    this.producers.unpin(producerId);
+  }
+
+  get evictedProducers(): number {
+    return this.producers.evicted;
   }
 
   /**
@@ -84,6 +116,12 @@ export class Ingest {
    * `live()` is asked just before the hand-off: a stream that ended meanwhile delivers nothing.
    */
   take(request: PublishEnvelope, live: () => boolean): Promise<number> {
+    if (request.alerts.length === 0) {
+      // Nothing to number: the producer's current ack, without taking first_seq as a position.
+      const known = this.producers.peek(request.producerId);
+      const current = (): number => known!.ackedThrough;
+      return known ? known.chain.then(() => known.durable).then(current, current) : Promise.resolve(0);
+    }
     const p = this.producers.get(request.producerId);
     const handed = p.chain.then(() => {
       if (!live()) throw new Error('stream ended');
@@ -132,7 +170,8 @@ export class Ingest {
     } catch (err) {
       written = Promise.reject(err);
     }
-    if (written) written.catch(noop); // observed below, unless an earlier run failed first
+    // Counted here, once per failed write; the chain below also sees it unless an earlier run failed first.
+    if (written) written.catch(this.onWriteFailed);
     p.inFlight++;
     const durable = p.durable
       .then(() => written)
@@ -140,7 +179,10 @@ export class Ingest {
         () => {
           if (epoch === p.epoch) p.ackedThrough = Math.max(p.ackedThrough, lastSeq);
           this.counts.accepted += run.alerts.length;
-          if (run.alerts.length > 0) this.follow(run);
+          if (run.alerts.length > 0) {
+            if (this.sinkError !== null) this.sinkRecovered();
+            this.follow(run);
+          }
           return p.ackedThrough;
         },
         (err: unknown) => {
@@ -183,6 +225,22 @@ export class Ingest {
       seqs.push(firstSeq + i);
     }
     return new Run(request.producerId, firstSeq + skip, lastSeq, kept, keptPriorities, seqs);
+  }
+
+  private readonly onWriteFailed = (err: unknown): void => this.sinkFailed(err);
+
+  private sinkFailed(err: unknown): void {
+    this.counts.sinkFailures++;
+    const reason = errorText(err);
+    if (this.sinkError !== reason) {
+      this.sinkError = reason;
+      this.sinkState?.(reason);
+    }
+  }
+
+  private sinkRecovered(): void {
+    this.sinkError = null;
+    this.sinkState?.(null);
   }
 
   private follow(run: Run): void {

@@ -8,6 +8,7 @@ import type { TlsOptions } from '../tls/pem.js';
 import type { LogFn } from '../common/log.js';
 import type { Sink } from './sinks.js';
 import type { SubscriberStats, SubscriptionOptions } from './subscriptions.js';
+import type { ConnectionLimits } from './listeners.js';
 import { ReceiverServer } from './server.js';
 
 export interface ReceiverOptions {
@@ -33,6 +34,18 @@ export interface ReceiverOptions {
    * counted as `filtered`. Default: everything.
    */
   minPriority?: string | number;
+  /**
+   * Producers without an open stream whose sequence state is kept; beyond, the least recently
+   * seen is forgotten. Producers an open stream publishes for are always kept. Default 100,000.
+   */
+  maxProducers?: number;
+  /**
+   * Connection limits: maxConnections (default ~80% of the open-file soft limit, at most
+   * 10,000), maxConnectionsPerPeer (64, per remote address), handshakeTimeoutMs and
+   * firstFrameTimeoutMs (10 s each). Connections still in their handshake or before their first
+   * HTTP/2 frame may take at most half of maxConnections.
+   */
+  connections?: Partial<ConnectionLimits>;
   /** Where to report protocol problems. Default stderr. */
   log?: LogFn;
 }
@@ -46,16 +59,32 @@ export interface ReceiverStats {
   duplicates: number;
   /** Sequence numbers that never arrived (a producer skipped them). */
   gaps: number;
+  /** Sink writes that failed (each withheld its ack; the producer resends). */
+  sinkFailures: number;
+  /** Why the sink is failing now, or null while it writes. */
+  sinkError: string | null;
   /** PublishRequests received. */
   requests: number;
   /** Streams ended because of a malformed or invalid message. */
   rejectedStreams: number;
   activeStreams: number;
+  /** Connections open now (every listener). */
+  connections: number;
+  /** Connections refused for a limit: total, unauthenticated (half the total), per peer. */
+  refusedConnections: number;
+  /** TLS handshakes that failed or timed out. */
+  failedHandshakes: number;
+  /** Connections closed for not opening with HTTP/2 in time. */
+  notHttp2: number;
   producers: number;
+  /** Producers forgotten because the table was full (--max-producers), least recently seen first. */
+  evictedProducers: number;
   /** Clients subscribed through falco.outputs.service/sub. */
   subscribers: number;
   /** Alerts dropped from subscribers' own queues (a slow subscriber loses its oldest). */
   subscriberDrops: number;
+  /** Subscription streams (sub, get) refused because --max-subscribers were open. */
+  refusedSubscribers: number;
 }
 
 export interface Receiver {

@@ -2,7 +2,6 @@
 // health and reflection services, and shutdown. Each Publish call becomes a PublishStream that
 // feeds ingest; Falco's subscription API is served by the SubscriptionHub.
 
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Http2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -16,6 +15,9 @@ import { JsonLinesSink } from './sinks.js';
 import { Ingest } from './ingest.js';
 import { PublishStream, type PublishCall, type StreamContext } from './publish-stream.js';
 import { http2SessionOf } from './grpc-internals.js';
+import { RateLimitedLog } from './rate-limited-log.js';
+import { Listeners, type ConnectionLimits } from './listeners.js';
+import { defaultMaxConnections } from './fd-limit.js';
 import { SubscriptionHub, type SubscriberStats } from './subscriptions.js';
 import type { Receiver, ReceiverOptions, ReceiverStats } from './receiver.js';
 
@@ -24,6 +26,8 @@ const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.
 const TRANSMITTER_SERVICE = 'falco.transmit.v1.Transmitter';
 /** Per-stream HTTP/2 receive window the receiver grants (the default is 64 KiB). */
 const FLOW_CONTROL_WINDOW = 4 * 1024 * 1024;
+/** Connections without any call are closed after this long. */
+const IDLE_CONNECTION_MS = 5 * 60 * 1000;
 /** How long close() waits for the sink to finish the requests in hand. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -33,9 +37,12 @@ export class ReceiverServer implements Receiver {
   private readonly streams = new Set<PublishStream>();
   private readonly health = new HealthImplementation({ '': 'SERVING', [TRANSMITTER_SERVICE]: 'SERVING' });
   private readonly log: LogFn;
+  private readonly logLimited: RateLimitedLog;
   private readonly counts = { requests: 0, rejectedStreams: 0 };
   private bound: string[] = [];
-  private unixPaths: string[] = [];
+  private started = false;
+  private listeners: Listeners | null = null;
+  private readonly limits: ConnectionLimits;
   private stopping = false;
   private readonly widened = new WeakSet<Http2Session>();
   private readonly hub: SubscriptionHub;
@@ -51,12 +58,19 @@ export class ReceiverServer implements Receiver {
       }
     }
     this.log = opts.log ?? stderrLog;
-    this.hub = new SubscriptionHub(opts.subscriptions === false ? {} : opts.subscriptions);
+    this.logLimited = new RateLimitedLog(this.log);
+    this.limits = resolveLimits(opts.connections);
+    if (opts.maxProducers !== undefined && (!Number.isInteger(opts.maxProducers) || opts.maxProducers < 1)) {
+      throw new RangeError(`createReceiver: maxProducers must be a whole number >= 1, got ${String(opts.maxProducers)}`);
+    }
+    this.hub = new SubscriptionHub({ log: (line) => this.logLimited.say('subscriber-refused', line), ...(opts.subscriptions || {}) });
     this.ingest = new Ingest({
       sink: opts.sink ?? new JsonLinesSink(),
-      followers: [this.hub],
+      followers: opts.subscriptions === false ? [] : [this.hub],
       minPriority: resolveMinPriority(opts.minPriority),
       log: this.log,
+      sinkState: (error) => this.sinkState(error),
+      maxProducers: opts.maxProducers,
     });
     this.streamContext = {
       ingest: this.ingest,
@@ -68,6 +82,8 @@ export class ReceiverServer implements Receiver {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': opts.maxMessageBytes ?? 16 * 1024 * 1024,
       'grpc.keepalive_permit_without_calls': 1,
+      // A connection with no call for this long is closed (GOAWAY); transmitters and subscribers keep a call open.
+      'grpc.max_connection_idle_ms': IDLE_CONNECTION_MS,
       'grpc.http2.min_ping_interval_without_data_ms': 5000,
     });
     this.server.addService(
@@ -92,39 +108,22 @@ export class ReceiverServer implements Receiver {
   }
 
   async start(): Promise<string[]> {
-    const tcpCreds = this.opts.tls
-      ? (() => {
-          const tls = loadTls(this.opts.tls);
-          return grpc.ServerCredentials.createSsl(tls.ca, [{ private_key: tls.key, cert_chain: tls.cert }], true);
-        })()
-      : grpc.ServerCredentials.createInsecure();
-    for (const addr of this.opts.listen) {
-      const isUnix = addr.startsWith('unix:');
-      if (isUnix) this.removeStaleSocket(addr);
-      const port = await new Promise<number>((resolve, reject) =>
-        this.server.bindAsync(addr, isUnix ? grpc.ServerCredentials.createInsecure() : tcpCreds, (err, p) =>
-          err ? reject(new Error(`cannot listen on ${addr}: ${err.message}`)) : resolve(p),
-        ),
-      );
-      if (isUnix) {
-        const path = unixPath(addr);
-        chmodSync(path, 0o660); // owner and group only: the socket has no TLS
-        this.unixPaths.push(path);
-        this.bound.push(addr);
-      } else {
-        this.bound.push(addr.replace(/:0$/, `:${port}`));
+    if (this.started) throw new Error('createReceiver: start() was already called');
+    this.started = true;
+    const credentials = this.opts.tls ? loadTls(this.opts.tls) : null;
+    // Connections reach grpc-js already through TLS (done by Listeners), so its side is plaintext HTTP/2.
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.listeners = new Listeners(this.limits, credentials, injector, this.logLimited);
+    try {
+      for (const addr of this.opts.listen) {
+        const isUnix = addr.startsWith('unix:');
+        this.bound.push(await this.listeners.listen(addr, !isUnix && credentials !== null));
       }
+    } catch (err) {
+      this.listeners.destroy();
+      throw err;
     }
     return [...this.bound];
-  }
-
-  private removeStaleSocket(addr: string): void {
-    const path = unixPath(addr);
-    try {
-      if (lstatSync(path).isSocket()) unlinkSync(path);
-    } catch {
-      // absent: nothing to remove
-    }
   }
 
   private publish(call: PublishCall): void {
@@ -158,6 +157,23 @@ export class ReceiverServer implements Receiver {
     }
   }
 
+  /**
+   * A failing sink is reported once per change (rate-limited should it flap) and turns health
+   * NOT_SERVING: nothing is acked until a write succeeds again.
+   */
+  private sinkState(error: string | null): void {
+    if (this.stopping) return;
+    const status = error === null ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', status);
+    this.health.setStatus(TRANSMITTER_SERVICE, status);
+    this.logLimited.say(
+      error === null ? 'sink-ok' : 'sink-failed',
+      error === null
+        ? 'falco-grpc-output receive: sink writing again; acknowledging'
+        : `falco-grpc-output receive: sink failed: ${error}; nothing is acknowledged until a write succeeds (producers keep their alerts and retry)`,
+    );
+  }
+
   close(): Promise<void> {
     this.closed ??= this.shutdown();
     return this.closed;
@@ -167,7 +183,7 @@ export class ReceiverServer implements Receiver {
     this.stopping = true;
     this.health.setStatus('', 'NOT_SERVING');
     this.health.setStatus(TRANSMITTER_SERVICE, 'NOT_SERVING');
-    for (const addr of this.bound) this.server.unbind(addr);
+    this.listeners?.stopAccepting();
     // Finish what each stream has in hand (its acks go out), then end it.
     const inHand = Promise.all([...this.streams].map((s) => s.done));
     for (const stream of [...this.streams]) stream.drain();
@@ -190,13 +206,7 @@ export class ReceiverServer implements Receiver {
         resolve();
       });
     });
-    for (const path of this.unixPaths) {
-      try {
-        unlinkSync(path);
-      } catch {
-        // already gone
-      }
-    }
+    this.listeners?.destroy();
   }
 
   subscriberStats(): SubscriberStats[] {
@@ -208,14 +218,35 @@ export class ReceiverServer implements Receiver {
       ...this.ingest.counts,
       ...this.counts,
       activeStreams: this.streams.size,
+      connections: this.listeners?.open ?? 0,
+      refusedConnections: this.listeners?.counts.refusedConnections ?? 0,
+      failedHandshakes: this.listeners?.counts.failedHandshakes ?? 0,
+      notHttp2: this.listeners?.counts.notHttp2 ?? 0,
       producers: this.ingest.producerCount,
+      evictedProducers: this.ingest.evictedProducers,
+      sinkError: this.ingest.sinkError,
       ...this.hub.stats(),
     };
   }
 }
 
-function unixPath(addr: string): string {
-  return addr.replace(/^unix:(\/\/)?/, '');
+export const CONNECTION_DEFAULTS = {
+  maxConnectionsPerPeer: 64,
+  handshakeTimeoutMs: 10_000,
+  firstFrameTimeoutMs: 10_000,
+} as const;
+
+function resolveLimits(given: Partial<ConnectionLimits> = {}): ConnectionLimits {
+  const limits: ConnectionLimits = {
+    maxConnections: given.maxConnections ?? defaultMaxConnections(),
+    maxConnectionsPerPeer: given.maxConnectionsPerPeer ?? CONNECTION_DEFAULTS.maxConnectionsPerPeer,
+    handshakeTimeoutMs: given.handshakeTimeoutMs ?? CONNECTION_DEFAULTS.handshakeTimeoutMs,
+    firstFrameTimeoutMs: given.firstFrameTimeoutMs ?? CONNECTION_DEFAULTS.firstFrameTimeoutMs,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`createReceiver: connections.${name} must be a whole number >= 1, got ${String(value)}`);
+  }
+  return limits;
 }
 
 /** A priority name or number as Falco's enum value; the least severe (7, Debug) when absent. */

@@ -53,26 +53,47 @@ export interface Sink {
   close?(): Promise<void>;
 }
 
-/** Falco JSON lines to a stream: stdout by default, or a file opened for append. */
+/**
+ * Falco JSON lines to a stream: stdout by default, or a file opened for append. A failed write
+ * (ENOSPC, EIO) rejects, so nothing is acked; for a file the next write reopens it, so writing
+ * resumes by itself once the disk has room again.
+ */
 export class JsonLinesSink implements Sink {
-  private readonly stream: Writable;
-  private readonly owned: boolean;
+  private stream: Writable;
+  private readonly file: string | null;
+  /** The stream's error, once it failed: a file is reopened on the next write. */
+  private failed: Error | null = null;
   private pending = '';
   private readonly writer = new FalcoJsonWriter({ output: true, tags: true, outputFields: true });
+  private readonly onError = (err: Error): void => {
+    this.failed = err; // the write's callback carries it to the ack; here it must only not crash the process
+  };
 
   constructor(target: { file: string } | { stream: Writable } = { stream: process.stdout }) {
     if ('file' in target) {
-      // A receiver killed mid-write (SIGKILL, power loss) can leave a torn last line: start on a fresh one.
-      this.pending = endsMidLine(target.file) ? '\n' : '';
-      this.stream = createWriteStream(target.file, { flags: 'a' });
-      this.owned = true;
+      this.file = target.file;
+      this.stream = this.open(target.file);
     } else {
+      this.file = null;
       this.stream = target.stream;
-      this.owned = false;
+      this.stream.on('error', this.onError);
     }
   }
 
+  private open(file: string): WriteStream {
+    // A receiver killed mid-write (SIGKILL, power loss, a full disk) can leave a torn last line: start on a fresh one.
+    this.pending = endsMidLine(file) ? '\n' : '';
+    const stream = createWriteStream(file, { flags: 'a' });
+    stream.on('error', this.onError);
+    return stream;
+  }
+
   write(run: AlertRun): Promise<void> {
+    if (this.failed && this.file !== null) {
+      this.stream.destroy();
+      this.failed = null;
+      this.stream = this.open(this.file);
+    }
     let text = this.pending;
     this.pending = '';
     for (const alert of run.alerts) text += this.writer.line(alert) + '\n';
@@ -82,7 +103,11 @@ export class JsonLinesSink implements Sink {
   }
 
   close(): Promise<void> {
-    if (!this.owned) return new Promise((resolve) => this.stream.write('', () => resolve()));
+    if (this.file === null) return new Promise((resolve) => this.stream.write('', () => resolve()));
+    if (this.failed) {
+      this.stream.destroy();
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => (this.stream as WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())));
   }
 }
