@@ -133,7 +133,7 @@ describe('receive and send --metrics-listen (child processes)', () => {
     expect(valueOf(sent, `${P}ring_capacity_bytes`, output)).toBe(65536);
     expect(valueOf(sent, `${P}connected`, output)).toBe(1);
     const drops = sent.filter((s) => s.name === `${P}alerts_dropped_total`);
-    expect(drops.map((s) => s.labels['reason']).sort()).toEqual(['failed', 'full', 'invalid', 'rejected', 'too_large']);
+    expect(drops.map((s) => s.labels['reason']).sort()).toEqual(['failed', 'full', 'invalid', 'rejected', 'too_large', 'unacked_at_close']);
     expect(drops.every((s) => s.value === (s.labels['reason'] === 'invalid' ? 1 : 0) && s.labels['output'] === output.output)).toBe(true);
     expect(valueOf(sent, `${P}send_inputs_read_total`)).toBe(12);
     expect(valueOf(sent, `${P}send_inputs_malformed_total`)).toBe(2);
@@ -254,7 +254,7 @@ describe('receive and send --metrics-listen (child processes)', () => {
 describe('metrics registry (stats read at scrape time)', () => {
   const outputStats = (over: Partial<OutputStats> = {}): OutputStats => ({
     emitted: 0, acked: 0, pending: 0, pendingBytes: 0, dropped: 0,
-    drops: { full: 0, too_large: 0, invalid: 0, rejected: 0, failed: 0 },
+    drops: { full: 0, too_large: 0, invalid: 0, rejected: 0, failed: 0, unacked_at_close: 0 },
     sent: 0, resent: 0, reconnects: 0, workerRestarts: 0, connection: 'idle', lastError: null, bufferBytes: 1024,
     ...over,
   });
@@ -268,7 +268,7 @@ describe('metrics registry (stats read at scrape time)', () => {
       { peer: '10.0.0.1:5000', queued: 3, sent: 9, dropped: 5 },
       { peer: '10.0.0.2:5000', queued: 0, sent: 12, dropped: 0 },
     ];
-    let grpc = outputStats({ emitted: 10, acked: 6, pending: 2, pendingBytes: 300, dropped: 2, drops: { full: 1, too_large: 0, invalid: 1, rejected: 0, failed: 0 }, connection: 'ready' });
+    let grpc = outputStats({ emitted: 10, acked: 6, pending: 2, pendingBytes: 300, dropped: 2, drops: { full: 1, too_large: 0, invalid: 1, rejected: 0, failed: 0, unacked_at_close: 0 }, connection: 'ready' });
     const reads = { receiver: 0, subscribers: 0, grpc: 0, file: 0 };
     const registry = createMetricsRegistry();
     registerReceiverMetrics(registry, {
