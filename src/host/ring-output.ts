@@ -129,6 +129,11 @@ export class RingOutput implements Output {
     return false;
   }
 
+  /** Bytes free in the ring now: a caller that would rather wait than drop can await room without blocking. */
+  freeBytes(): number {
+    return this.ring.capacity - this.ring.usedBytes();
+  }
+
   /** The largest encoded alert this output takes. */
   get maxAlertBytes(): number {
     return this.queue.maxAlertBytes;
