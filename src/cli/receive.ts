@@ -7,11 +7,15 @@ import { createReceiver } from '../receiver/receiver.js';
 import { createInterface } from 'node:readline';
 import { DiscardSink, JsonLinesSink } from '../receiver/sinks.js';
 import { FaultSink } from '../flood/fault-sink.js';
-import { addTlsFlags } from './tls-flags.js';
+import { addTlsFlags, checkTlsFiles, type TlsLabels } from './tls-flags.js';
+import type { TlsOptions } from '../tls/pem.js';
 import { fillFromConfig, readBooleanEnv } from './config-options.js';
 import { metricsListenOption, serveMetrics } from './metrics-option.js';
 import { registerReceiverMetrics } from '../metrics/receiver-metrics.js';
-import { checkGrpcAddress, checkPositiveInteger, checkPriority } from '../config/checks.js';
+import { dirname, resolve } from 'node:path';
+import { checkGrpcAddress, checkPositiveInteger, checkPriority, checkSize, isUnixAddress } from '../config/checks.js';
+import { watchReceiver } from './receiver-watch.js';
+import { checkWritableDirectory } from './flag-values.js';
 import { loadConfigFile } from '../config/load.js';
 import { checkTopLevelKeys } from '../config/falco-keys.js';
 import type { Report } from '../config/section.js';
@@ -61,8 +65,8 @@ export function receiveCommand(): Command {
       'load tests: read "stall", "resume", "slow MS" and "stats" lines from stdin (stats print on stderr)',
     )
     .addOption(
-      option('--max-message-bytes <n>', 'largest PublishRequest accepted', 'MAX_MESSAGE_BYTES')
-        .argParser(parsedBy(checkPositiveInteger))
+      option('--max-message-bytes <size>', 'largest PublishRequest accepted (bytes, or with a unit: 16MiB)', 'MAX_MESSAGE_BYTES')
+        .argParser(parsedBy(checkSize))
         .default(RECEIVE_DEFAULTS.maxMessageBytes, '16 MiB'),
     )
     .addOption(
@@ -89,6 +93,8 @@ export function receiveCommand(): Command {
       ? new DiscardSink()
       : new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
     const faults = flags.controlStdin ? new FaultSink(baseSink) : null;
+    checkUnixListenDirs(settings.listen);
+    if (settings.tls) checkTlsFiles(settings.tls, tlsLabels(cmd, settings.tls));
     const receiver = createReceiver({
       listen: settings.listen,
       tls: settings.tls,
@@ -100,10 +106,18 @@ export function receiveCommand(): Command {
     });
     // Metrics first: a port already taken stops the receiver before it takes any alert.
     const metrics = settings.metricsListen === undefined ? null : await serveMetrics('receive', settings.metricsListen, (r) => registerReceiverMetrics(r, receiver));
-    const bound = await receiver.start();
+    const bound = await receiver.start().catch((err: unknown) => {
+      throw new Error(listenErrorText(err));
+    });
     for (const addr of bound) process.stderr.write(`falco-grpc-output receive: listening on ${addr}\n`);
+    const watch = watchReceiver(() => receiver.stats(), (line) => process.stderr.write(`falco-grpc-output receive: ${line}\n`));
     const stop = async (signal: string): Promise<void> => {
-      process.stderr.write(`falco-grpc-output receive: ${signal}: finishing alerts in hand\n`);
+      watch.stop();
+      const open = receiver.stats().activeStreams;
+      process.stderr.write(
+        `falco-grpc-output receive: ${signal}: no longer accepting; finishing and acknowledging what ${open} open stream(s) have in hand ` +
+          `(up to ${RECEIVER_SHUTDOWN_GRACE_S} s), then flushing the output\n`,
+      );
       faults?.resume(); // a stalled sink would otherwise hold the requests in hand forever
       try {
         await receiver.close();
@@ -131,6 +145,50 @@ export function receiveCommand(): Command {
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
   });
+}
+
+/** Each TLS file named by where it was set: the flag, the environment variable, the config file, or Falco's default. */
+function tlsLabels(cmd: Command, tls: TlsOptions): TlsLabels {
+  const label = (key: 'tlsCa' | 'tlsCert' | 'tlsKey', flag: string, env: string, value: string | Buffer): string => {
+    const source = cmd.getOptionValueSource(key);
+    const path = String(value);
+    if (source === 'cli') return `${flag} ${path}`;
+    if (source === 'env') return `${ENV_PREFIX}${env}=${path}`;
+    if (source === 'config') return `${path} (from --config ${String(cmd.getOptionValue('config'))})`;
+    return `${path} (Falco's default for a TCP grpc.bind_address)`;
+  };
+  return {
+    ca: label('tlsCa', '--tls-ca', 'TLS_CA', tls.ca),
+    cert: label('tlsCert', '--tls-cert', 'TLS_CERT', tls.cert),
+    key: label('tlsKey', '--tls-key', 'TLS_KEY', tls.key),
+  };
+}
+
+/** How long the receiver's close() lets requests in hand finish (its SHUTDOWN_GRACE_MS). */
+const RECEIVER_SHUTDOWN_GRACE_S = 10;
+
+/**
+ * A unix socket is created in an existing, writable directory; the bind's own error for a missing
+ * one is EACCES, which sends people looking at permissions.
+ */
+export function checkUnixListenDirs(listen: readonly string[]): void {
+  for (const addr of listen) {
+    if (!isUnixAddress(addr)) continue;
+    const dir = dirname(resolve(addr.replace(/^unix:(\/\/)?/, '')));
+    checkWritableDirectory(`--listen ${addr}`, dir, 'create it first (the socket file itself is created)');
+  }
+}
+
+/** The receiver's bind errors, as the fix: which address, and what holds it. */
+function listenErrorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const addr = /^cannot listen on (\S+):/.exec(message)?.[1];
+  if (!addr) return message;
+  if (message.includes('EADDRINUSE')) return `--listen ${addr}: the address is already in use (another receiver, or another program, is listening there)`;
+  if (message.includes('EACCES')) return `--listen ${addr}: permission denied (ports below 1024 need privileges; for a socket, check the directory's permissions)`;
+  if (message.includes('EADDRNOTAVAIL')) return `--listen ${addr}: this machine has no such address`;
+  if (message.includes('ENOTFOUND') || message.includes('EAI_AGAIN')) return `--listen ${addr}: the host name does not resolve`;
+  return message;
 }
 
 /**
