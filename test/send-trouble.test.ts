@@ -167,3 +167,20 @@ describe('long-running send reports disconnects, reconnects and drop episodes', 
     expect(stderr).toMatch(sendSummary({ read: 3, malformed: 0, emitted: 3, acked: 0, dropped: 3 }));
   });
 });
+
+describe('a long-running receive reports its transmitters', () => {
+  it('says when transmitter streams open and close, and what SIGTERM finishes', async () => {
+    const sock = `unix://${join(tempDir(), 'r.sock')}`;
+    const rx = await receiver(['--listen', sock, '--discard']);
+    const send = startSend(['--target', sock]);
+    send.child.stdin!.write(`${ALERTS[0]}\n`);
+    await waitFor(`a stream opened (${rx.stderr()})`, () => /transmitter streams: 1 open \(1 opened, 0 closed since the last line\)/.test(rx.stderr()));
+    send.child.stdin!.end();
+    expect(await send.exited).toBe(0);
+    await waitFor(`the stream closed (${rx.stderr()})`, () => /transmitter streams: 0 open \(0 opened, 1 closed since the last line\)/.test(rx.stderr()));
+    rx.child.kill('SIGTERM');
+    expect(await rx.exited).toBe(0);
+    expect(rx.stderr()).toMatch(/SIGTERM: no longer accepting; finishing and acknowledging what 0 open stream\(s\) have in hand \(up to 10 s\), then flushing the output/);
+    expect(rx.stderr()).toMatch(/stopped; accepted 1, duplicates skipped 0, gaps 0/);
+  });
+});
