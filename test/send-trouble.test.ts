@@ -168,6 +168,24 @@ describe('long-running send reports disconnects, reconnects and drop episodes', 
   });
 });
 
+describe('send waiting for room', () => {
+  it('waits for ring room without blocking: the cause is said meanwhile, and SIGTERM ends the wait', async () => {
+    // No receiver and a 64 KiB ring: the 1,000 lines do not fit, so send waits for room that never comes.
+    const send = startSend(['--target', `unix://${join(tempDir(), 'nobody.sock')}`, '--buffer-bytes', '64KiB', '--flush-timeout', '1']);
+    send.child.stdin!.write(`${ALERTS.join('\n')}\n`);
+    await waitFor('the cause while waiting', () => send.stderr().includes('cannot connect: UNAVAILABLE'));
+    send.child.kill('SIGTERM');
+    expect(await send.exited).toBe(1);
+    const stderr = send.stderr();
+    const read = Number(/read (\d+), malformed 0/.exec(stderr)?.[1]);
+    expect(read).toBeGreaterThan(0);
+    expect(read).toBeLessThan(ALERTS.length);
+    // The line read while waiting is not sent, like the rest of the input: emitted = read - 1, all of it dropped.
+    expect(stderr).toMatch(sendSummary({ read, malformed: 0, emitted: read - 1, acked: 0, dropped: read - 1 }));
+    expect(stderr).not.toMatch(/SIGTERM again: exiting/);
+  });
+});
+
 describe('a long-running receive reports its transmitters', () => {
   it('says when transmitter streams open and close, and what SIGTERM finishes', async () => {
     const sock = `unix://${join(tempDir(), 'r.sock')}`;

@@ -118,14 +118,16 @@ function reportMalformed(counters: SendCounters, where: string, reason: string):
  * signals, the connection watch and metrics scrapes carry on while a slow receiver catches up.
  * emit()'s own blocking wait stays behind it for an alert that encodes larger than guessed.
  */
-async function roomFor(output: Outputs, text: string): Promise<void> {
+async function roomFor(output: Outputs, text: string, stop: AbortSignal): Promise<boolean> {
   const want = 2 * Buffer.byteLength(text) + 1024;
   while (output.outputs.some((o) => o.freeBytes() < Math.min(want, o.maxAlertBytes * 2))) {
+    if (stop.aborted) return false;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+  return true;
 }
 
-async function sendLines(source: AsyncIterable<SourceLine>, output: Outputs, counters: SendCounters, waitForRoom: boolean): Promise<void> {
+async function sendLines(source: AsyncIterable<SourceLine>, output: Outputs, counters: SendCounters, waitForRoom: boolean, stop: AbortSignal): Promise<void> {
   for await (const { where, text } of source) {
     if (text.trim() === '') continue;
     counters.read++;
@@ -137,7 +139,8 @@ async function sendLines(source: AsyncIterable<SourceLine>, output: Outputs, cou
       reportMalformed(counters, where, whyNotAnAlert(err, text));
       continue;
     }
-    if (waitForRoom) await roomFor(output, text);
+    // Stopped while waiting: this line is not sent, like the rest of the input not read yet.
+    if (waitForRoom && !(await roomFor(output, text, stop))) break;
     try {
       output.emit(alert);
     } catch (err) {
@@ -250,7 +253,7 @@ export function sendCommand(): Command {
       registerInputMetrics(r, counters);
     });
     if (servingHttp) await serveHttp(flags.httpListen!, output, counters, stop, requestTimeoutSec * 1000);
-    else await sendLines(lineSource(flags, stop), output, counters, onFullFor(flags, output.outputs.length, false) === 'block');
+    else await sendLines(lineSource(flags, stop), output, counters, onFullFor(flags, output.outputs.length, false) === 'block', stop);
     await finish(output, counters, flushSec * 1000, watch);
     if (metrics) await metrics.close();
   });
