@@ -77,6 +77,34 @@ describe('loading a config file', () => {
     expect(() => loadConfigFile(missing)).toThrow(`cannot read config file ${missing}: ENOENT`);
   });
 
+  it('refuses a file over 4 MiB before parsing it, from a regular file and from a pipe alike', async () => {
+    // 50 MB of a valid-looking falco.yaml: parsing it would take minutes and gigabytes.
+    const big = writeConfig(`rules_file: [${'"/etc/falco/rules.yaml", '.repeat(2_000_000)}"x"]\n`);
+    expect(() => loadConfigFile(big)).toThrow(/^config file .*\.yaml is 4\d\.\d MiB; files over 4 MiB are refused/);
+    // Just under the limit still loads.
+    const fine = writeConfig(`# ${'x'.repeat(4 * 1024 * 1024 - 100)}\npriority: debug\n`);
+    expect(readReceiveConfig(loadConfigFile(fine), reports().report)).toEqual({ minPriority: 7 });
+    // A pipe has no size to look at first: the read itself stops past the limit.
+    const child = spawn('bash', ['-c', `node ${JSON.stringify(CLI)} receive --config <(yes 'priority: debug') --discard --listen unix:///tmp/never.sock`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(err).toMatch(/config file \/dev\/fd\/\d+ is more than 4 MiB; files over 4 MiB are refused/);
+  });
+
+  it('takes sizes with units wherever it asks for bytes', () => {
+    const sizes = (v: string) => parseSendSettings(parseConfigText(`falco_grpc_output:\n  send:\n    buffer_bytes: ${v}\n`, 's.yaml'), reports().report).bufferBytes;
+    expect(sizes('1048576')).toBe(1048576);
+    expect(sizes('1MiB')).toBe(1048576);
+    expect(sizes('"512 KiB"')).toBe(524288);
+    expect(sizes('2gib')).toBe(2 * 1024 ** 3);
+    expect(sizes('1.5M')).toBe(1_500_000);
+    expect(sizes('64k')).toBe(64_000);
+    const receive = readReceiveConfig(parseConfigText('falco_grpc_output:\n  receive:\n    max_message_bytes: 16MiB\n', 'r.yaml'), reports().report);
+    expect(receive.maxMessageBytes).toBe(16 * 1024 * 1024);
+  });
+
   it('takes an empty file as no settings', () => {
     const r = reports();
     expect(readReceiveConfig(parseConfigText('', 'e.yaml'), r.report)).toEqual({});
@@ -204,18 +232,31 @@ describe("receive's settings from a falco.yaml", () => {
     });
   });
 
-  it("warns about a top-level key that is neither Falco's nor ours, and an unknown grpc key", () => {
+  it("warns about a top-level key that is neither Falco's nor ours, suggesting the section it is closest to", () => {
     const r = reports();
-    receiveFromText(falcoYaml('unix:///tmp/t.sock', 'json_outptu: true\n').replace('  threadiness: 0\n', '  threadines: 4\n  threadiness: 0\n'), r);
+    receiveFromText(falcoYaml('unix:///tmp/t.sock', 'json_outptu: true\nfile_ouptut:\n  enabled: true\nsome_plugin_thing: 1\n'), r);
     expect(r.warnings).toEqual([
-      expect.stringMatching(/^test\.yaml:\d+: json_outptu: unknown key \(neither Falco's nor falco_grpc_output's\); ignored$/),
-      expect.stringMatching(/^test\.yaml:99: grpc\.threadines: unknown key \(known here: enabled, bind_address, threadiness, .*\); ignored$/),
+      expect.stringMatching(/^test\.yaml:\d+: json_outptu: unknown key \(neither Falco's nor falco_grpc_output's\); ignored; did you mean json_output\? \(as written, that section is not read\)$/),
+      expect.stringMatching(/^test\.yaml:\d+: file_ouptut: unknown key .*; ignored; did you mean file_output\?/),
+      // Far from every section we read: still ignored, with no guess.
+      expect.stringMatching(/^test\.yaml:\d+: some_plugin_thing: unknown key \(neither Falco's nor falco_grpc_output's\); ignored$/),
     ]);
+  });
+
+  it("refuses a misspelt key inside Falco's grpc: and grpc_output: sections, suggesting the key meant", () => {
+    // As a warning, grpc.bind_adress would leave the receiver on Falco's default: every interface, 0.0.0.0:5060.
+    expect(() => receiveFromText('grpc:\n  enabled: true\n  bind_adress: "unix:///tmp/x.sock"\n')).toThrow(
+      /^test\.yaml:3: grpc\.bind_adress: unknown key; did you mean bind_address\? \(known here: enabled, bind_address, threadiness, .*\)$/,
+    );
+    expect(() => receiveFromText(falcoYaml('unix:///tmp/t.sock').replace('  threadiness: 0\n', '  threadines: 4\n  threadiness: 0\n'))).toThrow(
+      /grpc\.threadines: unknown key; did you mean threadiness\?/,
+    );
+    expect(() => receiveFromText('grpc_output:\n  enable: true\n')).toThrow(/^test\.yaml:2: grpc_output\.enable: unknown key; did you mean enabled\?/);
   });
 
   it('refuses an unknown key in falco_grpc_output and its receive section, naming it', () => {
     expect(() => receiveFromText('falco_grpc_output:\n  receive:\n    histroy: 5\n')).toThrow(
-      /^test\.yaml:3: falco_grpc_output\.receive\.histroy: unknown key \(known here: listen, .*history.*\)$/,
+      /^test\.yaml:3: falco_grpc_output\.receive\.histroy: unknown key; did you mean history\? \(known here: listen, .*history.*\)$/,
     );
     expect(() => receiveFromText('falco_grpc_output:\n  recieve: {}\n')).toThrow(/^test\.yaml:2: falco_grpc_output\.recieve: unknown key/);
   });
@@ -229,7 +270,8 @@ describe("receive's settings from a falco.yaml", () => {
     ['priority: loud\n', 'test.yaml:1: priority: expected a Falco priority (emergency, alert, critical, error, warning, notice, informational, debug), got "loud"'],
     ['falco_grpc_output:\n  receive:\n    history: abc\n', 'test.yaml:3: falco_grpc_output.receive.history: expected a positive integer, got "abc"'],
     ['falco_grpc_output:\n  receive:\n    subscriber_queue: 0\n', 'test.yaml:3: falco_grpc_output.receive.subscriber_queue: expected a positive integer, got 0'],
-    ['falco_grpc_output:\n  receive:\n    max_message_bytes: 1.5\n', 'test.yaml:3: falco_grpc_output.receive.max_message_bytes: expected a positive integer, got 1.5'],
+    ['falco_grpc_output:\n  receive:\n    max_message_bytes: 1.5\n', 'test.yaml:3: falco_grpc_output.receive.max_message_bytes: expected a size in bytes, a whole number or with a unit (e.g. 65536, 512KiB, 8MiB, 1GiB; k, M, G are powers of 1000), got 1.5'],
+    ['falco_grpc_output:\n  receive:\n    max_message_bytes: 16 MeB\n', 'test.yaml:3: falco_grpc_output.receive.max_message_bytes: expected a size in bytes'],
     ['falco_grpc_output:\n  receive:\n    min_priority: urgent\n', 'test.yaml:3: falco_grpc_output.receive.min_priority: expected a Falco priority'],
     ['falco_grpc_output:\n  receive:\n    metrics_listen: 9376\n', 'test.yaml:3: falco_grpc_output.receive.metrics_listen: expected a string, got 9376'],
     ['falco_grpc_output:\n  receive:\n    metrics_listen: "localhost:99999"\n', 'test.yaml:3: falco_grpc_output.receive.metrics_listen: expected host:port'],
@@ -441,7 +483,7 @@ http_output:
   it('refuses unknown keys in output sections, even disabled ones', () => {
     expect(() => parse('file_output:\n  enabled: true\n  filenme: /tmp/x\n')).toThrow(/^out\.yaml:3: file_output\.filenme: unknown key/);
     expect(() => parse('file_output:\n  enabled: false\n  filenme: /tmp/x\n')).toThrow(
-      /^out\.yaml:3: file_output\.filenme: unknown key \(known here: enabled, filename, keep_alive\)$/,
+      /^out\.yaml:3: file_output\.filenme: unknown key; did you mean filename\? \(known here: enabled, filename, keep_alive\)$/,
     );
     expect(() => parse('stdout_output:\n  enabeld: true\n')).toThrow(/^out\.yaml:2: stdout_output\.enabeld: unknown key/);
     expect(() => parse('http_output:\n  url: http://x\n  retries: 3\n')).toThrow(/^out\.yaml:3: http_output\.retries: unknown key/);
@@ -504,6 +546,6 @@ describe('parseSendSettings', () => {
   it('refuses unknown keys and invalid values, naming them', () => {
     expect(() => parse('falco_grpc_output:\n  send:\n    targt: x:1\n')).toThrow(/^send\.yaml:3: falco_grpc_output\.send\.targt: unknown key/);
     expect(() => parse('falco_grpc_output:\n  send:\n    target: "nowhere"\n')).toThrow('send.yaml:3: falco_grpc_output.send.target: expected host:port or unix:///path, got "nowhere"');
-    expect(() => parse('falco_grpc_output:\n  send:\n    buffer_bytes: -5\n')).toThrow('send.yaml:3: falco_grpc_output.send.buffer_bytes: expected a positive integer, got -5');
+    expect(() => parse('falco_grpc_output:\n  send:\n    buffer_bytes: -5\n')).toThrow('send.yaml:3: falco_grpc_output.send.buffer_bytes: expected a size in bytes, a whole number or with a unit (e.g. 65536, 512KiB, 8MiB, 1GiB; k, M, G are powers of 1000), got -5');
   });
 });

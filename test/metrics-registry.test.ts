@@ -18,7 +18,7 @@ afterEach(async () => {
 describe('metrics registry (stats read at scrape time)', () => {
   const outputStats = (over: Partial<OutputStats> = {}): OutputStats => ({
     emitted: 0, acked: 0, pending: 0, pendingBytes: 0, dropped: 0,
-    drops: { full: 0, too_large: 0, invalid: 0, rejected: 0, failed: 0 },
+    drops: { full: 0, too_large: 0, invalid: 0, rejected: 0, failed: 0, unacked_at_close: 0 },
     sent: 0, resent: 0, reconnects: 0, workerRestarts: 0, connection: 'idle', lastError: null, bufferBytes: 1024,
     ...over,
   });
@@ -32,7 +32,7 @@ describe('metrics registry (stats read at scrape time)', () => {
       { peer: '10.0.0.1:5000', queued: 3, sent: 9, dropped: 5 },
       { peer: '10.0.0.2:5000', queued: 0, sent: 12, dropped: 0 },
     ];
-    let grpc = outputStats({ emitted: 10, acked: 6, pending: 2, pendingBytes: 300, dropped: 2, drops: { full: 1, too_large: 0, invalid: 1, rejected: 0, failed: 0 }, connection: 'ready' });
+    let grpc = outputStats({ emitted: 10, acked: 6, pending: 2, pendingBytes: 300, dropped: 2, drops: { full: 1, too_large: 0, invalid: 1, rejected: 0, failed: 0, unacked_at_close: 0 }, connection: 'ready' });
     const reads = { receiver: 0, subscribers: 0, grpc: 0, file: 0 };
     const registry = createMetricsRegistry();
     registerReceiverMetrics(registry, {

@@ -94,7 +94,7 @@ describe('receive and send --metrics-listen (child processes)', () => {
     expect(valueOf(sent, `${P}ring_capacity_bytes`, output)).toBe(65536);
     expect(valueOf(sent, `${P}connected`, output)).toBe(1);
     const drops = sent.filter((s) => s.name === `${P}alerts_dropped_total`);
-    expect(drops.map((s) => s.labels['reason']).sort()).toEqual(['failed', 'full', 'invalid', 'rejected', 'too_large']);
+    expect(drops.map((s) => s.labels['reason']).sort()).toEqual(['failed', 'full', 'invalid', 'rejected', 'too_large', 'unacked_at_close']);
     expect(drops.every((s) => s.value === (s.labels['reason'] === 'invalid' ? 1 : 0) && s.labels['output'] === output.output)).toBe(true);
     expect(valueOf(sent, `${P}send_inputs_read_total`)).toBe(12);
     expect(valueOf(sent, `${P}send_inputs_malformed_total`)).toBe(2);

@@ -8,11 +8,15 @@ import { defaultMaxConnections, openFileLimits } from '../receiver/fd-limit.js';
 import { createInterface } from 'node:readline';
 import { DiscardSink, JsonLinesSink } from '../receiver/sinks.js';
 import { FaultSink } from '../flood/fault-sink.js';
-import { addTlsFlags } from './tls-flags.js';
+import { addTlsFlags, checkTlsFiles, type TlsLabels } from './tls-flags.js';
+import type { TlsOptions } from '../tls/pem.js';
 import { fillFromConfig, readBooleanEnv } from './config-options.js';
 import { metricsListenOption, serveMetrics } from './metrics-option.js';
 import { registerReceiverMetrics } from '../metrics/receiver-metrics.js';
-import { checkGrpcAddress, checkPositiveInteger, checkPriority } from '../config/checks.js';
+import { dirname, resolve } from 'node:path';
+import { checkGrpcAddress, checkPositiveInteger, checkPriority, checkSize, isUnixAddress } from '../config/checks.js';
+import { watchReceiver } from './receiver-watch.js';
+import { checkWritableDirectory } from './flag-values.js';
 import { loadConfigFile } from '../config/load.js';
 import { checkTopLevelKeys } from '../config/falco-keys.js';
 import type { Report } from '../config/section.js';
@@ -52,6 +56,11 @@ function wholeNumberOption(flags: string, description: string, env: string, fall
   return option(flags, description, env).argParser(parsedBy(checkPositiveInteger)).default(fallback, shown);
 }
 
+/** A byte count: a whole number, or with a unit (16MiB, 512k). */
+function sizeOption(flags: string, description: string, env: string, fallback: number, shown: string): Option {
+  return option(flags, `${description} (bytes, or with a unit: ${shown.replace(' ', '')})`, env).argParser(parsedBy(checkSize)).default(fallback, shown);
+}
+
 export function receiveCommand(): Command {
   const cmd = new Command('receive')
     .description('receive alerts from transmitters (Transmitter/Publish) and write them as Falco JSON lines')
@@ -66,7 +75,7 @@ export function receiveCommand(): Command {
       '--control-stdin',
       'load tests: read "stall", "resume", "slow MS", "stats" and "memory" lines from stdin (stats and memory print on stderr)',
     )
-    .addOption(wholeNumberOption('--max-message-bytes <n>', 'largest PublishRequest accepted', 'MAX_MESSAGE_BYTES', RECEIVE_DEFAULTS.maxMessageBytes, '16 MiB'))
+    .addOption(sizeOption('--max-message-bytes <size>', 'largest PublishRequest accepted', 'MAX_MESSAGE_BYTES', RECEIVE_DEFAULTS.maxMessageBytes, '16 MiB'))
     .addOption(wholeNumberOption('--subscriber-queue <n>', "alerts each subscriber of Falco's subscription API may fall behind by", 'SUBSCRIBER_QUEUE', RECEIVE_DEFAULTS.subscriberQueue))
     .addOption(wholeNumberOption('--history <n>', "recent alerts kept for the subscription API's get", 'HISTORY', RECEIVE_DEFAULTS.history))
     .addOption(
@@ -74,7 +83,7 @@ export function receiveCommand(): Command {
         .argParser(parsedBy(checkPriority))
         .default(RECEIVE_DEFAULTS.minPriority, 'debug'),
     )
-    .addOption(wholeNumberOption('--history-bytes <n>', "bytes of recent alerts kept for get and for subscribers that fall behind (one shared buffer)", 'HISTORY_BYTES', RECEIVE_DEFAULTS.historyBytes, '32 MiB'))
+    .addOption(sizeOption('--history-bytes <size>', "bytes of recent alerts kept for get and for subscribers that fall behind (one shared buffer)", 'HISTORY_BYTES', RECEIVE_DEFAULTS.historyBytes, '32 MiB'))
     .addOption(wholeNumberOption('--max-subscribers <n>', "subscription streams (sub and get) open at once; more are refused with RESOURCE_EXHAUSTED", 'MAX_SUBSCRIBERS', RECEIVE_DEFAULTS.maxSubscribers))
     .addOption(wholeNumberOption('--max-producers <n>', 'producers without an open stream whose sequence state is kept; beyond, the least recently seen is forgotten', 'MAX_PRODUCERS', RECEIVE_DEFAULTS.maxProducers))
     .addOption(wholeNumberOption('--max-connections <n>', 'connections open at once over every listener; unauthenticated ones (in TLS or before HTTP/2) may take half', 'MAX_CONNECTIONS', undefined, '80% of the open-file limit, at most 10,000'))
@@ -90,6 +99,8 @@ export function receiveCommand(): Command {
       ? new DiscardSink()
       : new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
     const faults = flags.controlStdin ? new FaultSink(baseSink) : null;
+    checkUnixListenDirs(settings.listen);
+    if (settings.tls) checkTlsFiles(settings.tls, tlsLabels(cmd, settings.tls));
     // Each connection costs a descriptor: the cap stays below the open-file limit (Node raised its soft limit to the hard one).
     const fdLimits = openFileLimits();
     const maxConnections = settings.maxConnections ?? defaultMaxConnections(fdLimits);
@@ -113,13 +124,21 @@ export function receiveCommand(): Command {
     });
     // Metrics first: a port already taken stops the receiver before it takes any alert.
     const metrics = settings.metricsListen === undefined ? null : await serveMetrics('receive', settings.metricsListen, (r) => registerReceiverMetrics(r, receiver));
-    const bound = await receiver.start();
+    const bound = await receiver.start().catch((err: unknown) => {
+      throw new Error(listenErrorText(err));
+    });
     for (const addr of bound) process.stderr.write(`falco-grpc-output receive: listening on ${addr}\n`);
     process.stderr.write(
       `falco-grpc-output receive: accepting up to ${maxConnections} connections${fdLimits ? ` (open-file limit ${fdLimits.soft})` : ''}, ${settings.maxConnectionsPerPeer} per peer address\n`,
     );
+    const watch = watchReceiver(() => receiver.stats(), (line) => process.stderr.write(`falco-grpc-output receive: ${line}\n`));
     const stop = async (signal: string): Promise<void> => {
-      process.stderr.write(`falco-grpc-output receive: ${signal}: finishing alerts in hand\n`);
+      watch.stop();
+      const open = receiver.stats().activeStreams;
+      process.stderr.write(
+        `falco-grpc-output receive: ${signal}: no longer accepting; finishing and acknowledging what ${open} open stream(s) have in hand ` +
+          `(up to ${RECEIVER_SHUTDOWN_GRACE_S} s), then flushing the output\n`,
+      );
       faults?.resume(); // a stalled sink would otherwise hold the requests in hand forever
       try {
         await receiver.close();
@@ -151,6 +170,50 @@ export function receiveCommand(): Command {
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
   });
+}
+
+/** Each TLS file named by where it was set: the flag, the environment variable, the config file, or Falco's default. */
+function tlsLabels(cmd: Command, tls: TlsOptions): TlsLabels {
+  const label = (key: 'tlsCa' | 'tlsCert' | 'tlsKey', flag: string, env: string, value: string | Buffer): string => {
+    const source = cmd.getOptionValueSource(key);
+    const path = String(value);
+    if (source === 'cli') return `${flag} ${path}`;
+    if (source === 'env') return `${ENV_PREFIX}${env}=${path}`;
+    if (source === 'config') return `${path} (from --config ${String(cmd.getOptionValue('config'))})`;
+    return `${path} (Falco's default for a TCP grpc.bind_address)`;
+  };
+  return {
+    ca: label('tlsCa', '--tls-ca', 'TLS_CA', tls.ca),
+    cert: label('tlsCert', '--tls-cert', 'TLS_CERT', tls.cert),
+    key: label('tlsKey', '--tls-key', 'TLS_KEY', tls.key),
+  };
+}
+
+/** How long the receiver's close() lets requests in hand finish (its SHUTDOWN_GRACE_MS). */
+const RECEIVER_SHUTDOWN_GRACE_S = 10;
+
+/**
+ * A unix socket is created in an existing, writable directory; the bind's own error for a missing
+ * one is EACCES, which sends people looking at permissions.
+ */
+export function checkUnixListenDirs(listen: readonly string[]): void {
+  for (const addr of listen) {
+    if (!isUnixAddress(addr)) continue;
+    const dir = dirname(resolve(addr.replace(/^unix:(\/\/)?/, '')));
+    checkWritableDirectory(`--listen ${addr}`, dir, 'create it first (the socket file itself is created)');
+  }
+}
+
+/** The receiver's bind errors, as the fix: which address, and what holds it. */
+function listenErrorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const addr = /^cannot listen on (\S+):/.exec(message)?.[1];
+  if (!addr) return message;
+  if (message.includes('EADDRINUSE')) return `--listen ${addr}: the address is already in use (another receiver, or another program, is listening there)`;
+  if (message.includes('EACCES')) return `--listen ${addr}: permission denied (ports below 1024 need privileges; for a socket, check the directory's permissions)`;
+  if (message.includes('EADDRNOTAVAIL')) return `--listen ${addr}: this machine has no such address`;
+  if (message.includes('ENOTFOUND') || message.includes('EAI_AGAIN')) return `--listen ${addr}: the host name does not resolve`;
+  return message;
 }
 
 /**

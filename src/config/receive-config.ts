@@ -4,7 +4,7 @@
 // subscription API on or off, and priority is the minimum priority. This project's own keys live
 // in falco_grpc_output.receive and win over Falco's in the same file.
 
-import { checkGrpcAddress, checkHostPort, checkInteger, checkPositiveInteger, checkPriority, isUnixAddress } from './checks.js';
+import { checkGrpcAddress, checkHostPort, checkInteger, checkPositiveInteger, checkPriority, checkSize, isUnixAddress } from './checks.js';
 import { PROJECT_SECTION } from './falco-keys.js';
 import type { ConfigDocument } from './load.js';
 import { ConfigError, definedOnly, type Report } from './section.js';
@@ -108,14 +108,15 @@ export function readReceiveConfig(config: ConfigDocument, report: Report): Recei
   const bindAddress = grpc.value('bind_address', checkGrpcAddress) ?? FALCO_GRPC_BIND_ADDRESS;
   const threadiness = grpc.value('threadiness', (v) => checkInteger(v, 0));
   const falcoTls = { key: grpc.filePath('private_key'), cert: grpc.filePath('cert_chain'), ca: grpc.filePath('root_certs') };
-  // Unknown keys in Falco's own sections only warn: newer or older Falco versions may have more.
-  grpc.finish('warn', report);
+  // A misspelt key here is an error, as in our own sections: grpc.bind_adress would otherwise
+  // leave the receiver on Falco's default, every interface (0.0.0.0:5060).
+  grpc.finish('error', report);
   if (grpcEnabled && threadiness !== undefined) {
     report('note', `${grpc.where('threadiness')}: grpc.threadiness is accepted but unused: Node serves gRPC on one event loop`);
   }
   const grpcOutput = root.section('grpc_output');
   const subscriptions = grpcOutput.boolean('enabled');
-  grpcOutput.finish('warn', report);
+  grpcOutput.finish('error', report);
   const falcoPriority = root.value('priority', checkPriority);
 
   const project = root.section(PROJECT_SECTION);
@@ -127,7 +128,7 @@ export function readReceiveConfig(config: ConfigDocument, report: Report): Recei
     ...readTlsKeys(receive),
     outputFile: receive.filePath('output_file'),
     discard: receive.boolean('discard'),
-    maxMessageBytes: receive.value('max_message_bytes', checkPositiveInteger),
+    maxMessageBytes: receive.value('max_message_bytes', checkSize),
     subscriberQueue: receive.value('subscriber_queue', checkPositiveInteger),
     history: receive.value('history', checkPositiveInteger),
     minPriority: receive.value('min_priority', checkPriority),

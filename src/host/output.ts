@@ -16,10 +16,12 @@ export interface DropCounts {
   rejected: number;
   /** Classic outputs: the channel gave up on it after its own retries (lastError says why). */
   failed: number;
+  /** Still waiting for its ack or delivery when close() gave up on it (the destination was down or slow). */
+  unacked_at_close: number;
 }
 
 export interface OutputStats {
-  /** Every emit() call: emitted = acked + pending + dropped. */
+  /** Every emit() call: emitted = acked + pending + dropped (after close(), pending is 0). */
   emitted: number;
   /** Acknowledged by the receiver (gRPC) or delivered by the channel (classic outputs). */
   acked: number;
@@ -35,6 +37,7 @@ export interface OutputStats {
   resent: number;
   /** gRPC reconnects; classic outputs: times the channel went from failing back to working. */
   reconnects: number;
+  /** Times the worker thread died and was replaced; after 8 deaths in a row without progress it is not, and lastError says why. */
   workerRestarts: number;
   connection: ConnectionState;
   /** The last failure (gRPC status and details, or the channel's error), or null if none. */

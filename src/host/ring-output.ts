@@ -1,16 +1,16 @@
 // The host-side half of every output: emit() encodes on the calling thread into the output's
-// own SharedArrayBuffer ring and returns; a piscina-hosted worker thread does all the I/O
-// (a gRPC stream, or a classic channel), so a slow destination never reaches the host.
+// own SharedArrayBuffer ring and returns; a worker thread (src/host/output-thread.ts) does all
+// the I/O (a gRPC stream, or a classic channel), so a slow destination never reaches the host.
 
-import { Piscina } from 'piscina';
 import type { Worker } from 'node:worker_threads';
 import { AlertEncoder, AlertTooLargeError, type AlertInput, type Utf8Buffer } from '../codec/alert.js';
 import { createRingBuffer, RingProducer } from '../ring/ring.js';
 import type { DropCounts, FlushResult, Output, OutputStats } from './output.js';
 import type { ResolvedQueue } from './queue-options.js';
-import type { OutputWorkerData, OutputWorkerTask, WorkerReport } from '../worker/contract.js';
+import type { OutputWorkerData, WorkerReport } from '../worker/contract.js';
+import { OutputThread } from './output-thread.js';
 
-const WORKER_FILE = new URL('../worker/output-worker.js', import.meta.url).href;
+const WORKER_FILE = new URL('../worker/output-worker.js', import.meta.url);
 /** The least time close() gives the worker to end its stream, even after a flush timed out. */
 const STOP_GRACE_MS = 1500;
 
@@ -25,11 +25,10 @@ export class RingOutput implements Output {
   private readonly ringBytes: Utf8Buffer;
   /** The largest alert encoded in place in the ring; larger ones are encoded in scratch and copied. */
   private readonly inPlaceWindow: number;
-  private readonly pool: Piscina<OutputWorkerTask, void>;
+  private readonly thread: OutputThread;
   private emitted = 0;
   private written = 0;
-  private readonly drops: Omit<DropCounts, 'rejected' | 'failed'> = { full: 0, too_large: 0, invalid: 0 };
-  private workerStarts = 0;
+  private readonly drops: Omit<DropCounts, 'rejected' | 'failed'> = { full: 0, too_large: 0, invalid: 0, unacked_at_close: 0 };
   private lastError: string | null = null;
   private closing: Promise<FlushResult> | null = null;
   private readonly onExit = (): void => this.exitFlush();
@@ -50,26 +49,19 @@ export class RingOutput implements Output {
     this.ring = new RingProducer(buffer);
     this.ringBytes = this.ring.bytes as Utf8Buffer;
     this.inPlaceWindow = Math.min(queue.maxAlertBytes, 64 * 1024, queue.capacity / 4);
-    this.pool = new Piscina<OutputWorkerTask, void>({
-      filename: WORKER_FILE,
-      minThreads: 1,
-      maxThreads: 1,
-      idleTimeout: Infinity,
-      // The worker's event loop must never be parked in a synchronous Atomics.wait.
-      atomics: 'disabled',
-      workerData: { ...worker, buffer } as OutputWorkerData,
-    });
-    // Each thread starts draining from workerData as it loads (see src/worker/output-worker.ts); this only
-    // counts them, a replacement after a crash being a restart.
-    this.pool.on('workerCreate', () => {
-      this.workerStarts++;
-    });
-    this.pool.on('message', (report: WorkerReport) => {
-      if (report?.kind === 'error') this.lastError = report.error;
-      else if (report?.kind === 'log') queue.log(report.line);
-    });
-    this.pool.on('error', (err: unknown) => {
-      queue.log(`falco-grpc-output: ${name}: worker failed: ${String(err)}`);
+    this.thread = new OutputThread(WORKER_FILE, { ...worker, buffer } as OutputWorkerData, () => this.progress(), {
+      report: (report: WorkerReport) => {
+        if (report.kind === 'error') this.lastError = report.error;
+        else if (report.kind === 'log') queue.log(report.line);
+      },
+      died: (why, next) => {
+        if ('gaveUp' in next) {
+          this.lastError = this.thread.gaveUp;
+          queue.log(`falco-grpc-output: ${name}: ${this.thread.gaveUp}; alerts stay in its ring and are counted at close`);
+        } else {
+          queue.log(`falco-grpc-output: ${name}: worker thread died (${why}); ${next.restartInMs === 0 ? 'restarting it' : `restarting it in ${next.restartInMs} ms`}`);
+        }
+      },
     });
     process.on('exit', this.onExit);
   }
@@ -137,6 +129,11 @@ export class RingOutput implements Output {
     return false;
   }
 
+  /** Bytes free in the ring now: a caller that would rather wait than drop can await room without blocking. */
+  freeBytes(): number {
+    return this.ring.capacity - this.ring.usedBytes();
+  }
+
   /** The largest encoded alert this output takes. */
   get maxAlertBytes(): number {
     return this.queue.maxAlertBytes;
@@ -166,7 +163,12 @@ export class RingOutput implements Output {
 
   /** Asks the channel to reopen what it can (files, after logrotate's SIGHUP). */
   async reopen(): Promise<void> {
-    if (!this.closing) await this.pool.run({ kind: 'reopen' });
+    if (!this.closing) await this.thread.request({ kind: 'reopen' });
+  }
+
+  /** Grows while the worker gets anything done: what tells a crash loop from a crash. */
+  private progress(): number {
+    return this.ring.ackedSeq() + this.ring.counters().sent;
   }
 
   close(timeoutMs = 10_000): Promise<FlushResult> {
@@ -183,15 +185,17 @@ export class RingOutput implements Output {
     const left = Math.max(STOP_GRACE_MS, timeoutMs - (performance.now() - started));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.pool.run({ kind: 'stop' }).catch(() => {}),
+      this.thread.request({ kind: 'stop' }).catch(() => {}),
       new Promise((resolve) => (timer = setTimeout(resolve, left))),
     ]);
     clearTimeout(timer);
-    await this.pool.destroy();
+    await this.thread.stop();
     process.off('exit', this.onExit);
+    // The worker is gone: what it did not deliver never will be, and counts as dropped from now on.
     const pending = this.written - this.ring.settled().ackedSeq;
+    this.drops.unacked_at_close = pending;
     const result: FlushResult = { flushed: pending === 0, pending };
-    if (!result.flushed) this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) ${this.notDone}`);
+    if (!result.flushed) this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) ${this.notDone} (counted as dropped: unacked_at_close)`);
     return result;
   }
 
@@ -210,27 +214,29 @@ export class RingOutput implements Output {
   stats(): OutputStats {
     const { ackedSeq, givenUp } = this.ring.settled();
     const counters = this.ring.counters();
-    const drops: DropCounts = { ...this.drops, rejected: 0, failed: 0 };
+    const { full, too_large, invalid, unacked_at_close } = this.drops;
+    const drops: DropCounts = { full, too_large, invalid, rejected: 0, failed: 0, unacked_at_close };
     drops[this.givenUpAs] = givenUp;
     return {
       emitted: this.emitted,
       acked: ackedSeq - givenUp,
-      pending: this.written - ackedSeq,
-      pendingBytes: this.ring.usedBytes(),
-      dropped: drops.full + drops.too_large + drops.invalid + drops.rejected + drops.failed,
+      pending: this.written - ackedSeq - drops.unacked_at_close,
+      pendingBytes: drops.unacked_at_close > 0 ? 0 : this.ring.usedBytes(),
+      dropped: drops.full + drops.too_large + drops.invalid + drops.rejected + drops.failed + drops.unacked_at_close,
       drops,
       sent: counters.sent,
       resent: counters.resent,
       reconnects: counters.reconnects,
-      workerRestarts: Math.max(0, this.workerStarts - 1),
-      connection: this.ring.connectionState(),
+      workerRestarts: Math.max(0, this.thread.starts - 1),
+      // A dead worker left its last state in the ring; between threads there is no connection.
+      connection: this.thread.alive || this.closing ? this.ring.connectionState() : this.thread.gaveUp ? 'closed' : 'backoff',
       lastError: this.lastError,
       bufferBytes: this.ring.capacity,
     };
   }
 
-  /** For tests: the pool's threads, so a crash can be injected from outside. */
+  /** For tests: the output's live worker thread, so a crash can be injected from outside. */
   workerThreads(): readonly Worker[] {
-    return this.pool.threads;
+    return this.thread.threads;
   }
 }

@@ -126,3 +126,11 @@ export async function startReceiverProcess(args: string[], env: Record<string, s
   const addresses = [...err.matchAll(/listening on (\S+)/g)].map((m) => m[1]!);
   return { child, addresses, stderr: () => err, exited };
 }
+
+/**
+ * `send`'s summary with one output: what it read, and the output's counts as its stats and
+ * metrics have them (emitted = acked + dropped once closed).
+ */
+export function sendSummary(c: { read: number; malformed: number; emitted: number; acked: number; dropped: number }): RegExp {
+  return new RegExp(`read ${c.read}, malformed ${c.malformed}\\n[^\\n]*send: [^\\n]+: emitted ${c.emitted}, acked ${c.acked}, dropped ${c.dropped}\\b`);
+}
