@@ -131,6 +131,9 @@ export class AlertEncoder {
   private seconds = 0;
   private nanos = 0;
   private bigSeconds: bigint | null = null;
+  /** The date and time of day of the last RFC 3339 time read (19 characters), and its seconds. */
+  private lastTimePrefix = '\u0000';
+  private lastTimeBase = 0;
   /** `buf` as a DataView, for writing cached strings a 32-bit word at a time. */
   private view: DataView;
   private readonly cache = new TextCache();
@@ -185,8 +188,12 @@ export class AlertEncoder {
       let bit = 1; // 2 ** (index of the entry)
       for (const key in fields) {
         const value = fields[key];
-        this.writeMapEntry(key, this.fieldValue(key, value));
-        if (bit <= MAX_LITERAL_BIT && isJsonLiteral(value)) literals += bit;
+        if (typeof value === 'string') {
+          this.writeMapEntry(key, value);
+        } else {
+          this.writeMapEntry(key, this.fieldValue(key, value));
+          if (bit <= MAX_LITERAL_BIT && isJsonLiteral(value)) literals += bit;
+        }
         bit *= 2;
       }
     }
@@ -288,20 +295,31 @@ export class AlertEncoder {
    */
   private parseRfc3339(text: string): void {
     const n = text.length;
-    const year = digits(text, 0, 4);
-    const month = digits(text, 5, 2);
-    const day = digits(text, 8, 2);
-    const hour = digits(text, 11, 2);
-    const minute = digits(text, 14, 2);
-    const second = digits(text, 17, 2);
-    const sep = text.charCodeAt(10);
-    let ok =
-      n >= 20 && year >= 0 && text.charCodeAt(4) === 0x2d && text.charCodeAt(7) === 0x2d &&
-      (sep === 0x54 || sep === 0x74 || sep === 0x20) && text.charCodeAt(13) === 0x3a && text.charCodeAt(16) === 0x3a &&
-      month >= 1 && month <= 12 && day >= 1 && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 60;
-    if (ok) {
-      const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-      ok = day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
+    // Alerts come in runs within one second: the date and time of day are read once per second.
+    let base = this.lastTimeBase;
+    let ok = n >= 20 && text.startsWith(this.lastTimePrefix);
+    if (!ok) {
+      const year = digits(text, 0, 4);
+      const month = digits(text, 5, 2);
+      const day = digits(text, 8, 2);
+      const hour = digits(text, 11, 2);
+      const minute = digits(text, 14, 2);
+      const second = digits(text, 17, 2);
+      const sep = text.charCodeAt(10);
+      ok =
+        n >= 20 && year >= 0 && text.charCodeAt(4) === 0x2d && text.charCodeAt(7) === 0x2d &&
+        (sep === 0x54 || sep === 0x74 || sep === 0x20) && text.charCodeAt(13) === 0x3a && text.charCodeAt(16) === 0x3a &&
+        month >= 1 && month <= 12 && day >= 1 && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 60;
+      if (ok) {
+        const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+        ok = day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
+      }
+      if (ok) {
+        // A leap second (:60) rolls over into the next minute, as Date.UTC does.
+        base = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+        this.lastTimePrefix = text.slice(0, 19);
+        this.lastTimeBase = base;
+      }
     }
     let pos = 19;
     let nanos = 0;
@@ -334,8 +352,7 @@ export class AlertEncoder {
     if (!ok) {
       throw new TypeError(`invalid alert: time "${text}" is not RFC 3339 (e.g. 2025-11-27T05:00:00.000000970Z)`);
     }
-    // A leap second (:60) rolls over into the next minute, as Date.UTC does.
-    this.seconds = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
+    this.seconds = base - offset;
     this.nanos = nanos;
   }
 
