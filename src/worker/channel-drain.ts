@@ -103,18 +103,18 @@ export class ChannelDrain {
   private settle(count: number, report: DeliveryReport): void {
     this.acked += count;
     this.ring.addSent(count);
-    // The give-up count is written last: whoever sees it sees the ring space freed and the state too.
     this.ring.setConnectionState(report.failed > 0 ? 'backoff' : 'ready');
-    if (report.failed === 0 && this.failing) {
+    if (report.failed > 0) {
+      this.failing = true;
+      // The reason first, so that a host which sees the count can already read why.
+      const message: WorkerReport = { kind: 'error', error: report.error ?? `${report.failed} alert(s) not delivered` };
+      parentPort?.postMessage(message);
+      // Counted here, published with the release below: the host sees both or neither (settled()).
+      this.ring.addGivenUp(report.failed);
+    } else if (this.failing) {
       this.failing = false;
       this.ring.addReconnect();
     }
     this.ring.release(count, this.acked);
-    if (report.failed > 0) {
-      this.failing = true;
-      const message: WorkerReport = { kind: 'error', error: report.error ?? `${report.failed} alert(s) not delivered` };
-      parentPort?.postMessage(message);
-      this.ring.addGivenUp(report.failed);
-    }
   }
 }

@@ -268,8 +268,8 @@ export class Sender {
     // instead of blocking everything behind it.
     if (this.isolating() && end.lastBatchSize === 1 && end.lastBatchFirstSeq === this.ackedSeq + 1) {
       this.events.log(`falco-grpc-output: receiver refused alert #${end.lastBatchFirstSeq} (${grpc.status[end.code]}: ${end.details}); dropped`);
+      this.ring.addGivenUp(1); // published with the release onAck makes: the host sees both or neither
       this.onAck(this.ackedSeq + 1);
-      this.ring.addGivenUp(1); // last: whoever sees it sees the ring space freed too
       return;
     }
     this.isolateThrough = Math.max(this.isolateThrough, this.nextSeq - 1);
