@@ -53,7 +53,9 @@ describe('README', () => {
 
     const send = spawnSync('sh', ['-c', asRun(sendBlock!).replace('localhost:50051', `localhost:${port}`)], { cwd, encoding: 'utf8' });
     // What the README promises, word for word.
-    expect(send.stderr).toContain('read 1, sent 1, acked 1, dropped 0, malformed 0');
+    expect(send.stderr).toContain('read 1, malformed 0');
+    expect(send.stderr).toContain(`grpc localhost:${port}: emitted 1, acked 1, dropped 0`);
+    expect(README).toContain('`read 1, malformed 0` and `grpc localhost:50051: emitted 1, acked 1, dropped 0`');
     expect(send.status).toBe(0);
     await waitFor('the alert on the receiver stdout', () => out.includes('\n'));
     expect(parseExact(out.trim())).toMatchObject({ rule: 'Terminal shell in container', priority: 'Notice' });
