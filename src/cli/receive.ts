@@ -11,6 +11,8 @@ import { addTlsFlags } from './tls-flags.js';
 import { fillFromConfig, readBooleanEnv } from './config-options.js';
 import { metricsListenOption, serveMetrics } from './metrics-option.js';
 import { registerReceiverMetrics } from '../metrics/receiver-metrics.js';
+import { createConsole } from '../console/server.js';
+import { checkConsoleListen, readTokenFile } from '../console/access.js';
 import { checkGrpcAddress, checkPositiveInteger, checkPriority } from '../config/checks.js';
 import { loadConfigFile } from '../config/load.js';
 import { checkTopLevelKeys } from '../config/falco-keys.js';
@@ -80,7 +82,11 @@ export function receiveCommand(): Command {
         .argParser(parsedBy(checkPriority))
         .default(RECEIVE_DEFAULTS.minPriority, 'debug'),
     )
-    .addOption(metricsListenOption());
+    .addOption(metricsListenOption())
+    // The web console (docs/console.md).
+    .addOption(option('--ui-listen <addr>', 'serve the web console at PORT or HOST:PORT (loopback unless a host is given; elsewhere needs TLS and --ui-token-file or --ui-client-certs)', 'UI_LISTEN').argParser(parsedBy(checkConsoleListen)))
+    .addOption(option('--ui-token-file <file>', 'web console: every request must bring the token in this file (open the page as /?token=...)', 'UI_TOKEN_FILE'))
+    .addOption(option('--ui-client-certs', "web console: browsers must present a certificate signed by the receiver's CA (--tls-ca)", 'UI_CLIENT_CERTS'));
   addTlsFlags(cmd, 'server', ENV_PREFIX);
   return cmd.action(async (flags: { controlStdin?: boolean }) => {
     const report: Report = (level, message) => process.stderr.write(`falco-grpc-output receive: ${level}: ${message}\n`);
@@ -98,8 +104,13 @@ export function receiveCommand(): Command {
       subscriptions: settings.subscriptions ? { queueAlerts: settings.subscriberQueue, historyAlerts: settings.history } : false,
       minPriority: settings.minPriority,
     });
+    const ui = settings.ui
+      ? createConsole({ listen: settings.ui.listen, receiver, tls: settings.tls, token: settings.ui.tokenFile === undefined ? undefined : readTokenFile(settings.ui.tokenFile), clientCerts: settings.ui.clientCerts, addresses: settings.listen })
+      : null;
     // Metrics first: a port already taken stops the receiver before it takes any alert.
     const metrics = settings.metricsListen === undefined ? null : await serveMetrics('receive', settings.metricsListen, (r) => registerReceiverMetrics(r, receiver));
+    // The console before the receiver, for the same reason, and so that it counts every alert.
+    if (ui) process.stderr.write(`falco-grpc-output receive: console on ${await ui.start()}\n`);
     const bound = await receiver.start();
     for (const addr of bound) process.stderr.write(`falco-grpc-output receive: listening on ${addr}\n`);
     const stop = async (signal: string): Promise<void> => {
@@ -108,6 +119,7 @@ export function receiveCommand(): Command {
       try {
         await receiver.close();
         if (metrics) await metrics.close();
+        if (ui) await ui.close();
       } catch (err) {
         process.stderr.write(`falco-grpc-output receive: stopping failed: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exit(1);

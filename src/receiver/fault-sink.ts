@@ -1,7 +1,7 @@
 // Receiver fault modes for load tests: wraps a sink so acks can be held back (stall) or
 // delayed (slow). A stalled sink makes the receiver stop reading, as a hung receiver would.
 
-import type { Sink } from './sinks.js';
+import type { Sink, SinkStatus } from './sinks.js';
 
 export class FaultSink implements Sink {
   private gate: Promise<void> | null = null;
@@ -31,6 +31,10 @@ export class FaultSink implements Sink {
     while (this.gate) await this.gate;
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     await this.inner.write(alerts, producerId);
+  }
+
+  status(): SinkStatus {
+    return { ...(this.inner.status?.() ?? { kind: 'sink' }), stalled: this.gate !== null, slowMs: this.delayMs };
   }
 
   close(): Promise<void> {

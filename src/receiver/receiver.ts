@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { PublishAck } from '../gen/falco/transmit/v1/transmit.js';
 import { readPublishRequest, type PublishEnvelope } from '../codec/publish-request.js';
 import { loadTls, type TlsOptions } from '../tls/pem.js';
-import { JsonLinesSink, type Sink } from './sinks.js';
-import { ProducerTable, splitRun, type SequenceState } from './producers.js';
+import { JsonLinesSink, type Sink, type SinkStatus } from './sinks.js';
+import { ProducerTable, splitRun, type ProducerRecord, type ProducerStats } from './producers.js';
 import { PRIORITY_NAMES, priorityFromName } from '../codec/alert.js';
 import { http2SessionOf } from './grpc-internals.js';
 import { SubscriptionHub, type SubscriberStats, type SubscriptionOptions } from './subscriptions.js';
@@ -76,18 +76,49 @@ export interface ReceiverStats {
   subscriberDrops: number;
 }
 
-export interface Receiver {
+export interface Receiver extends ReceiverView {
   /** Binds every listener; resolves with the bound addresses (a `:0` port resolved). */
   start(): Promise<string[]>;
   /** Stops accepting, finishes and acks what is in hand, flushes the sink. Idempotent. */
   close(): Promise<void>;
+}
+
+// --- read-only view, for the web console (src/console) and metrics -------------------------
+
+/**
+ * Called with each run of alerts the sink accepted, in order, right after the sink accepted
+ * them (the same alerts `get` and subscribers see). The buffers are views into their request:
+ * copy or decode what must outlive the call. Runs on the receiver's event loop: keep it cheap.
+ */
+export type AlertListener = (alerts: readonly Buffer[]) => void;
+
+/** The sink as the console shows it: the sink's own status, and how often it refused a run. */
+export interface SinkState {
+  sink: SinkStatus;
+  /** Runs the sink refused (their producers resend them). */
+  failures: number;
+  lastFailure?: { atMs: number; message: string };
+}
+
+/** What a receiver lets a reader see without changing anything. */
+export interface ReceiverView {
   stats(): ReceiverStats;
   /** Each current subscriber's own counts (peer, queued, sent, dropped). */
   subscriberStats(): SubscriberStats[];
+  /** Producers remembered (at most `limit`, most recently seen first). */
+  producerStats(limit?: number): ProducerStats[];
+  /** The alerts kept for `get`, oldest first; the last one is the stats().accepted-th alert. */
+  recentAlerts(): Buffer[];
+  sinkState(): SinkState;
+  /** Adds a listener; returns the function that removes it. With none, alerts cost nothing extra. */
+  onAlerts(listener: AlertListener): () => void;
 }
 
 interface StreamState {
   call: grpc.ServerDuplexStream<Buffer, Buffer>;
+  /** The producer whose requests this stream carries, and how to say that it ended. */
+  producerId: string;
+  disconnect: () => void;
   inHand: number;
   done: Promise<void>;
   finish: () => void;
@@ -110,6 +141,8 @@ class ReceiverImpl implements Receiver {
   private readonly minPriority: number;
   private warnedNoSession = false;
   private closed: Promise<void> | null = null;
+  private readonly listeners = new Set<AlertListener>();
+  private readonly sinkFailures: { count: number; last?: { atMs: number; message: string } } = { count: 0 };
 
   constructor(private readonly opts: ReceiverOptions) {
     if (!opts.listen || opts.listen.length === 0) throw new TypeError('createReceiver: listen needs at least one address');
@@ -191,7 +224,7 @@ class ReceiverImpl implements Receiver {
     }
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
-    const stream: StreamState = { call, inHand: 0, done, finish, ended: false };
+    const stream: StreamState = { call, producerId: '', disconnect: () => {}, inHand: 0, done, finish, ended: false };
     this.streams.add(stream);
     this.widenFlowControl(call);
     call.sendMetadata(new grpc.Metadata()); // tells the transmitter the stream is up
@@ -201,6 +234,7 @@ class ReceiverImpl implements Receiver {
       if (stream.ended) return;
       stream.ended = true;
       this.streams.delete(stream);
+      stream.disconnect();
       call.pause();
       if (status) call.emit('error', status);
       else call.end();
@@ -226,6 +260,11 @@ class ReceiverImpl implements Receiver {
         return;
       }
       this.counts.requests++;
+      if (request.producerId !== stream.producerId) {
+        stream.disconnect();
+        stream.producerId = request.producerId;
+        stream.disconnect = this.producers.connect(request.producerId, peer);
+      }
       stream.inHand++;
       if (stream.inHand >= MAX_IN_HAND) call.pause();
       this.producers
@@ -241,6 +280,8 @@ class ReceiverImpl implements Receiver {
           (err: unknown) => {
             // The sink refused: no ack, so the producer will resend after reconnecting.
             if (!stream.ended) {
+              this.sinkFailures.count++;
+              this.sinkFailures.last = { atMs: Date.now(), message: String(err) };
               this.log(`falco-grpc-output receive: sink failed: ${String(err)}`);
               end({ code: grpc.status.UNAVAILABLE, details: `receiver sink failed: ${String(err)}` });
             }
@@ -277,7 +318,7 @@ class ReceiverImpl implements Receiver {
     }
   }
 
-  private async deliver(state: SequenceState, request: PublishEnvelope): Promise<number> {
+  private async deliver(state: ProducerRecord, request: PublishEnvelope): Promise<number> {
     const { firstSeq } = request;
     if (state.mustResume && firstSeq > state.handledThrough + 1) {
       // Queued behind a run the sink refused: taking it would turn the refused alerts into a gap.
@@ -286,11 +327,14 @@ class ReceiverImpl implements Receiver {
     const run = splitRun(state, firstSeq, this.minPriority < 7 ? this.severeEnough(request) : request.alerts);
     if (run.gap > 0) {
       this.counts.gaps += run.gap;
+      state.counts.gaps += run.gap;
       this.log(`falco-grpc-output receive: producer ${request.producerId} skipped ${run.gap} sequence number(s) before #${firstSeq}`);
     }
     this.counts.duplicates += run.duplicates;
+    state.counts.duplicates += run.duplicates;
     const fresh = run.fresh.filter((alert): alert is Buffer => alert !== null);
     this.counts.filtered += run.fresh.length - fresh.length;
+    state.counts.filtered += run.fresh.length - fresh.length;
     if (fresh.length > 0) {
       try {
         await this.sink.write(fresh, request.producerId);
@@ -299,11 +343,24 @@ class ReceiverImpl implements Receiver {
         throw err;
       }
       this.counts.accepted += fresh.length;
+      state.counts.accepted += fresh.length;
       this.hub.publish(fresh);
+      if (this.listeners.size > 0) this.notify(fresh);
     }
     state.mustResume = false;
     state.handledThrough = Math.max(state.handledThrough, firstSeq + request.alerts.length - 1);
     return state.handledThrough;
+  }
+
+  /** A listener that throws must not turn accepted alerts into a refused run. */
+  private notify(alerts: readonly Buffer[]): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(alerts);
+      } catch (err) {
+        this.log(`falco-grpc-output receive: an alert listener failed: ${String(err)}`);
+      }
+    }
   }
 
   /**
@@ -330,6 +387,7 @@ class ReceiverImpl implements Receiver {
       if (stream.inHand === 0) {
         stream.ended = true;
         this.streams.delete(stream);
+        stream.disconnect();
         stream.call.end();
         stream.finish();
       }
@@ -366,6 +424,24 @@ class ReceiverImpl implements Receiver {
 
   subscriberStats(): SubscriberStats[] {
     return this.hub.subscriberStats();
+  }
+
+  producerStats(limit = 1000): ProducerStats[] {
+    return this.producers.snapshot(limit);
+  }
+
+  recentAlerts(): Buffer[] {
+    return this.hub.recent();
+  }
+
+  sinkState(): SinkState {
+    const { count, last } = this.sinkFailures;
+    return { sink: this.sink.status?.() ?? { kind: 'custom' }, failures: count, ...(last ? { lastFailure: { ...last } } : {}) };
+  }
+
+  onAlerts(listener: AlertListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
   }
 
   stats(): ReceiverStats {

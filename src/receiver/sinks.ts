@@ -20,6 +20,14 @@ export interface Sink {
   write(alerts: readonly Buffer[], producerId: string): void | Promise<void>;
   /** Flush and release; called once when the receiver stops. */
   close?(): Promise<void>;
+  /** What the sink is and how it fares, for the web console (a JetStream sink: its stream's state). */
+  status?(): SinkStatus;
+}
+
+/** A sink's own description: `kind` and whatever else it can tell, as plain values. */
+export interface SinkStatus {
+  kind: string;
+  [detail: string]: string | number | boolean;
 }
 
 /** Falco JSON lines to a stream: stdout by default, or a file opened for append. */
@@ -28,6 +36,7 @@ export class JsonLinesSink implements Sink {
   private readonly owned: boolean;
   private pending = '';
   private readonly writer = new FalcoJsonWriter({ output: true, tags: true, outputFields: true });
+  private readonly target: string;
 
   constructor(target: { file: string } | { stream: Writable } = { stream: process.stdout }) {
     if ('file' in target) {
@@ -35,10 +44,16 @@ export class JsonLinesSink implements Sink {
       this.pending = endsMidLine(target.file) ? '\n' : '';
       this.stream = createWriteStream(target.file, { flags: 'a' });
       this.owned = true;
+      this.target = target.file;
     } else {
       this.stream = target.stream;
       this.owned = false;
+      this.target = target.stream === process.stdout ? 'stdout' : 'stream';
     }
+  }
+
+  status(): SinkStatus {
+    return { kind: 'Falco JSON lines', target: this.target, bufferedBytes: this.stream.writableLength };
   }
 
   write(alerts: readonly Buffer[]): Promise<void> {
@@ -80,5 +95,9 @@ export class DiscardSink implements Sink {
   count = 0;
   write(alerts: readonly Buffer[]): void {
     this.count += alerts.length;
+  }
+
+  status(): SinkStatus {
+    return { kind: 'discard', discarded: this.count };
   }
 }

@@ -139,6 +139,11 @@ export class SubscriptionHub {
     return { subscribers: this.subscribers.size, subscriberDrops: drops };
   }
 
+  /** The alerts kept for `get`, oldest first. */
+  recent(): Buffer[] {
+    return this.history.toArray();
+  }
+
   /** Each current subscriber's own counts. */
   subscriberStats(): SubscriberStats[] {
     return [...this.subscribers].map((s) => s.stats());
