@@ -84,14 +84,14 @@ function accountingProblem(events: readonly AlertsEvent[]): string | null {
   return null;
 }
 
-async function consoleOnReceiver(options: { sink?: Sink; ringAlerts?: number; maxBacklogBytes?: number } = {}) {
+async function consoleOnReceiver(options: { sink?: Sink; ringAlerts?: number; alertsPerSecond?: number; maxBacklogBytes?: number } = {}) {
   const dir = tempDir('fgo-console-feed-');
   const target = `unix://${join(dir, 'r.sock')}`;
   const receiver = createReceiver({ listen: [target], sink: options.sink ?? new DiscardSink(), log: () => {} });
   const ui = createConsole({
     listen: '127.0.0.1:0',
     receiver,
-    feed: { ringAlerts: options.ringAlerts ?? 1000 },
+    feed: { ringAlerts: options.ringAlerts ?? 1000, alertsPerSecond: options.alertsPerSecond ?? 1000 },
     stream: { tickMs: 50, maxBacklogBytes: options.maxBacklogBytes ?? 1024 * 1024 },
   });
   const url = await ui.start();
@@ -104,7 +104,8 @@ describe('console stream', () => {
   it('accounts for every alert on every page; a page that stops reading is held back, not buffered, and told what it missed', async () => {
     const ring = 200;
     const maxBacklog = 64 * 1024;
-    const { receiver, ui, url, target } = await consoleOnReceiver({ ringAlerts: ring, maxBacklogBytes: maxBacklog });
+    // No rate limit beyond the ring: the stalled page's socket fills sooner.
+    const { receiver, ui, url, target } = await consoleOnReceiver({ ringAlerts: ring, alertsPerSecond: 1e9, maxBacklogBytes: maxBacklog });
     const reader = readEvents(url);
     const stalled = readEvents(url);
     cleanups.push(reader.close, stalled.close);
@@ -141,6 +142,32 @@ describe('console stream', () => {
     expect(sample.rule).toBe('Terminal shell in container');
     const seq = Number(sample.fields.find(([k]) => k === 'seq')![1]);
     expect(sample.fields.find(([k]) => k === 'evt.time')![1]).toBe(String(1764219600000000970n + BigInt(seq)));
+  });
+
+  it('sends a page no more than a burst of ringAlerts plus alertsPerSecond, and counts the rest as skipped', async () => {
+    const ring = 200;
+    const rate = 500;
+    const { receiver, url, target } = await consoleOnReceiver({ ringAlerts: ring, alertsPerSecond: rate });
+    const page = readEvents(url);
+    cleanups.push(page.close);
+    await page.opened;
+    await waitFor('the first event', () => page.events.length > 0);
+    const started = Date.now();
+    const output = createGrpcOutput({ target });
+    cleanups.push(() => output.close(5000));
+    for (let i = 0; i < 20_000; i++) {
+      while (!output.emit(numberedAlert(i))) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect((await output.flush(60_000)).flushed).toBe(true);
+    await waitFor('the page told of all 20,000', () => page.events.at(-1)?.through === 20_000, 30_000);
+    const elapsedSec = (Date.now() - started) / 1000;
+    const live = page.events.slice(1);
+    const sent = live.reduce((n, e) => n + e.alerts.length, 0);
+    // A bound, not a speed: a slower machine sends fewer, never more.
+    expect(sent).toBeLessThanOrEqual(ring + rate * elapsedSec);
+    expect(sent + live.reduce((n, e) => n + e.skipped, 0)).toBe(20_000);
+    expect(accountingProblem(page.events)).toBeNull();
+    expect(receiver.stats().accepted).toBe(20_000);
   });
 
   it('a page that connects later gets the history first, then only newer alerts', async () => {
@@ -204,5 +231,25 @@ describe("the receiver's read-only view, through the console's state", () => {
     expect(after.sink.failures).toBe(1);
     expect(after.sink.lastFailure?.message).toMatch(/disk full/);
     expect(after.sink.sink).toEqual({ kind: 'test sink', refusing: true });
+  });
+});
+
+describe('counting by rule and priority (AlertCounter)', () => {
+  it('counts rules exactly: names that hash alike stay apart, long names take the general reader, past maxRules the rest are pooled', async () => {
+    const { AlertCounter } = await import('../dist/src/console/alert-view.js');
+    const encoder = new AlertEncoder(64 * 1024);
+    const bytes = (rule: string, priority: string): Buffer => Buffer.from(encoder.scratch.subarray(0, encoder.encode({ rule, priority, time: 0n, output: 'x' })));
+    // Same length, same first four, last four and middle characters: only the bytes in between differ.
+    const alike = ['abcd-1-m-2-wxyz', 'abcd-3-m-4-wxyz', 'abcd-5-m-6-wxyz'];
+    const long = `a rule name longer than 127 bytes ${'x'.repeat(120)}`;
+    const counter = new AlertCounter(5);
+    const sent: Array<[string, string, number]> = [[alike[0]!, 'Critical', 3], [alike[1]!, 'Warning', 2], [alike[2]!, 'Emergency', 1], [long, 'Debug', 4], ['', 'Notice', 1], ['sixth', 'Notice', 2], ['seventh', 'Notice', 1]];
+    for (const [rule, priority, times] of sent) for (let i = 0; i < times; i++) counter.add(bytes(rule, priority));
+    const byCountThenName = (rows: Array<[string, number]>) => [...rows].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    const top = counter.top(10);
+    expect(top.map(([, n]) => n)).toEqual([4, 3, 3, 2, 1, 1]); // most first
+    expect(byCountThenName(top)).toEqual(byCountThenName([[long, 4], [alike[0]!, 3], ['(other rules)', 3], [alike[1]!, 2], [alike[2]!, 1], ['', 1]]));
+    expect(counter.size).toBe(5);
+    expect(counter.byPriority).toEqual([1, 0, 3, 0, 2, 4, 0, 4]);
   });
 });

@@ -69,6 +69,10 @@ describe('web console in Chromium', () => {
     cleanups.push(() => sender.child.kill('SIGKILL'));
     sender.write(LINES);
     await page.waitForFunction(() => document.getElementById('shown')?.textContent?.includes('of 1,000 kept'), null, { timeout: 60_000 });
+    // A burst draws its newest rows and marks the rest; paused, the page draws every kept alert (up to ROWS) in order.
+    await page.click('#pause');
+    await page.waitForFunction(() => document.getElementById('pause')?.textContent === 'Resume (0 new)');
+    expect(await page.$$eval('#alerts tbody.gap', (g) => g.length)).toBe(0);
 
     // Newest first, capped at ROWS, each field as sent, time to the nanosecond.
     const rules = await column(page, 'rule');

@@ -1,22 +1,25 @@
 // The console's tap on the receiver. For every accepted alert it does a fixed, small amount of
-// work (numbers it, counts its priority and rule, and, while a browser watches, keeps it in a
-// ring of the newest thousand); decoding and JSON happen once per tick for at most the ring's
-// size. A flood therefore costs the receiver a few hundred nanoseconds an alert, never a queue
-// that grows: what the ring overwrites is reported to each browser as skipped.
+// work without allocating (numbers it, counts its priority and rule, and, while a browser
+// watches, keeps a reference in a ring of the newest thousand); decoding and JSON happen once a
+// tick, for at most alertsPerSecond alerts a second (a burst of up to the ring's size passes at
+// once). A flood therefore costs the receiver a little per alert and never a queue that grows:
+// what the ring overwrites or the rate leaves out is reported to each page as skipped.
 
 import type { ReceiverView } from '../receiver/receiver.js';
-import { readPriorityAndRule, toConsoleAlert, type ConsoleAlert, type Counted } from './alert-view.js';
+import { AlertCounter, toConsoleAlert, type ConsoleAlert } from './alert-view.js';
 
 export interface FeedOptions {
-  /** Newest alerts kept between two ticks while a browser watches; older ones are skipped. */
+  /** Newest alerts kept between two ticks while a browser watches; older ones are skipped. Also the largest burst sent at once. */
   ringAlerts: number;
+  /** Alerts decoded and sent to pages per second, sustained. */
+  alertsPerSecond: number;
   /** Distinct rules counted one by one; the rest are counted together. */
   maxRules: number;
   /** Seconds of alerts-per-second history. */
   seriesSeconds: number;
 }
 
-export const FEED_DEFAULTS: FeedOptions = { ringAlerts: 1000, maxRules: 500, seriesSeconds: 600 };
+export const FEED_DEFAULTS: FeedOptions = { ringAlerts: 1000, alertsPerSecond: 1000, maxRules: 500, seriesSeconds: 600 };
 
 /** An alert ready for the page: its number and its JSON. */
 export interface FeedItem {
@@ -24,20 +27,19 @@ export interface FeedItem {
   json: string;
 }
 
-export const OTHER_RULES = '(other rules)';
-
 export class AlertFeed {
   /** Number of the newest alert accepted (the receiver's accepted count). */
   total = 0;
-  readonly byPriority = new Array<number>(8).fill(0);
-  private readonly byRule = new Map<string, number>();
+  private readonly counter: AlertCounter;
   private readonly ring: Array<Buffer | undefined>;
   private ringStart = 0;
   private ringSize = 0;
   /** Number of the newest alert in the ring. */
   private ringThrough = 0;
   private collecting = false;
-  private readonly counted: Counted = { priority: 0, rule: '' };
+  /** Alerts that may still be sent (a token bucket: ringAlerts deep, alertsPerSecond refill). */
+  private allowance: number;
+  private lastDrainMs = Date.now();
   private detachTap: (() => void) | null = null;
   private sampler: NodeJS.Timeout | null = null;
   /** [epoch second, alerts/s] */
@@ -49,6 +51,8 @@ export class AlertFeed {
     readonly options: FeedOptions = FEED_DEFAULTS,
   ) {
     this.ring = new Array<Buffer | undefined>(options.ringAlerts);
+    this.counter = new AlertCounter(options.maxRules);
+    this.allowance = options.ringAlerts;
   }
 
   /** Starts counting: alerts from now on are numbered after the receiver's accepted count. */
@@ -76,15 +80,7 @@ export class AlertFeed {
   }
 
   private take(alerts: readonly Buffer[]): void {
-    const counted = this.counted;
-    for (const alert of alerts) {
-      readPriorityAndRule(alert, counted);
-      if (counted.priority >= 0 && counted.priority < 8) this.byPriority[counted.priority]!++;
-      const n = this.byRule.get(counted.rule);
-      if (n !== undefined) this.byRule.set(counted.rule, n + 1);
-      else if (this.byRule.size < this.options.maxRules) this.byRule.set(counted.rule, 1);
-      else this.byRule.set(OTHER_RULES, (this.byRule.get(OTHER_RULES) ?? 0) + 1);
-    }
+    for (const alert of alerts) this.counter.add(alert);
     this.total += alerts.length;
     if (!this.collecting) return;
     // Only the newest ringAlerts of the run can stay: older ones would be overwritten at once.
@@ -97,13 +93,19 @@ export class AlertFeed {
     this.ringThrough = this.total;
   }
 
-  /** The alerts kept since the last call, oldest first, as page JSON; empties the ring. */
+  /** The newest alerts kept since the last call that the rate allows, oldest first, as page JSON; empties the ring. */
   drain(): FeedItem[] {
+    const now = Date.now();
+    const { ringAlerts, alertsPerSecond } = this.options;
+    this.allowance = Math.min(ringAlerts, this.allowance + ((now - this.lastDrainMs) * alertsPerSecond) / 1000);
+    this.lastDrainMs = now;
+    const take = Math.min(this.ringSize, Math.floor(this.allowance));
+    this.allowance -= take;
     const items: FeedItem[] = [];
-    const first = this.ringThrough - this.ringSize + 1;
-    for (let i = 0; i < this.ringSize; i++) {
+    const first = this.ringThrough - take + 1;
+    for (let i = this.ringSize - take; i < this.ringSize; i++) {
       const bytes = this.ring[(this.ringStart + i) % this.ring.length]!;
-      items.push(item(bytes, first + i));
+      items.push(item(bytes, first + i - (this.ringSize - take)));
     }
     this.clearRing();
     return items;
@@ -119,13 +121,18 @@ export class AlertFeed {
     return items;
   }
 
+  /** Alerts counted by priority, 0 Emergency ... 7 Debug. */
+  get byPriority(): readonly number[] {
+    return this.counter.byPriority;
+  }
+
   /** The `limit` rules with the most alerts, most first. */
   topRules(limit: number): Array<[string, number]> {
-    return [...this.byRule].sort((a, b) => b[1] - a[1]).slice(0, limit);
+    return this.counter.top(limit);
   }
 
   get rulesCounted(): number {
-    return this.byRule.size;
+    return this.counter.size;
   }
 
   /** Alerts per second, one point a second, oldest first. */

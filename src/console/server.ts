@@ -81,8 +81,9 @@ class ConsoleServer implements WebConsole {
     this.live = new LiveStream(this.feed, this.instance, () => this.state(), { ...STREAM_DEFAULTS, ...opts.stream });
   }
 
-  private state(): ConsoleState {
-    return consoleState({ view: this.opts.receiver, feed: this.feed, instance: this.instance, version: VERSION, startedAtMs: this.startedAtMs, addresses: this.opts.addresses ?? [] });
+  private state(): ConsoleState & { stream: StreamStats } {
+    const state = consoleState({ view: this.opts.receiver, feed: this.feed, instance: this.instance, version: VERSION, startedAtMs: this.startedAtMs, addresses: this.opts.addresses ?? [] });
+    return { ...state, stream: this.live.stats() };
   }
 
   async start(): Promise<string> {

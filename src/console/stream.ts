@@ -133,7 +133,7 @@ export class LiveStream {
   }
 
   private stateEvent(): string {
-    return `event: state\ndata: ${JSON.stringify({ ...this.state(), stream: this.stats() })}\n\n`;
+    return `event: state\ndata: ${JSON.stringify(this.state())}\n\n`;
   }
 
   private remove(page: Page): void {

@@ -2,13 +2,16 @@
 // Every alert field is put in the page as text (textContent), never as markup: an alert whose
 // output is "<script>…" shows those characters and runs nothing (the server's CSP forbids inline
 // scripts besides). The page keeps at most KEEP alerts and draws at most ROWS, so a flood cannot
-// freeze it; the server sends at most 1,000 alerts every 250 ms and says how many it skipped.
+// freeze it; the server sends at most about 1,000 alerts a second and says how many it skipped,
+// and the page draws at most NEW_ROWS of each arrival (the rest are kept: Pause draws them all).
 'use strict';
 
 (() => {
   const PRIORITIES = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'];
   const KEEP = 2000;
   const ROWS = 300;
+  /** New rows drawn per frame; a burst beyond it gets a marker row, and its alerts stay kept. */
+  const NEW_ROWS = 100;
   const RULE_SUGGESTIONS = 200;
 
   const $ = (id) => document.getElementById(id);
@@ -87,7 +90,7 @@
       held = batch.concat(held).slice(0, KEEP);
     } else {
       alerts = batch.concat(alerts).slice(0, KEEP);
-      fresh = batch.concat(fresh).slice(0, ROWS);
+      fresh = batch.concat(fresh).slice(0, KEEP);
     }
     schedule();
   }
@@ -118,6 +121,17 @@
     tr.append(el('td', 'out', a.output));
     body.append(tr);
     body.alert = a;
+    return body;
+  }
+
+  /** Stands for the alerts of a burst that were kept but not drawn. */
+  function gapBody(count) {
+    const body = el('tbody', 'gap');
+    const tr = el('tr');
+    const td = el('td', null, `⋯ ${fmt(count)} more alerts arrived here at once: kept, not drawn — Pause to see them all`);
+    td.colSpan = 7;
+    tr.append(td);
+    body.append(tr);
     return body;
   }
 
@@ -158,12 +172,21 @@
       fullRender = false;
     } else if (fresh.length > 0) {
       const frag = document.createDocumentFragment();
-      for (const a of fresh) if (matches(a)) frag.append(alertBody(a));
+      let drawn = 0;
+      let more = 0;
+      for (const a of fresh) {
+        if (!matches(a)) continue;
+        if (drawn < NEW_ROWS) {
+          frag.append(alertBody(a));
+          drawn++;
+        } else more++;
+      }
+      if (more > 0) frag.append(gapBody(more));
       table.insertBefore(frag, table.tBodies[0] ?? null);
       while (table.tBodies.length > ROWS) table.tBodies[table.tBodies.length - 1].remove();
     }
     fresh = [];
-    const shown = table.tBodies.length;
+    const shown = table.querySelectorAll(':scope > tbody.alert').length;
     $('empty').hidden = shown > 0;
     $('empty').textContent = alerts.length === 0 ? 'No alerts yet: they appear here as the receiver accepts them.' : 'No kept alert matches the filters.';
     const parts = [`showing ${fmt(shown)} of ${fmt(alerts.length)} kept`];
@@ -277,7 +300,7 @@
     bars($('by-priority'), PRIORITIES.map((name, i) => ({ label: name, count: s.byPriority[i] ?? 0, cls: `p${i}` })));
     bars($('top-rules'), s.topRules.map(([rule, count]) => ({ label: rule, count })));
     const drops = s.drops.map((d) => ({ label: d.reason, count: d.count, title: d.about, cls: d.reason === 'duplicates' ? 'p7' : 'p1' }));
-    drops.push({ label: 'this page', count: skipped, title: 'alerts not streamed to this page: the console sends at most 1,000 alerts every 250 ms', cls: 'p4' });
+    drops.push({ label: 'this page', count: skipped, title: 'alerts not streamed to this page: the console sends a page at most about 1,000 alerts a second', cls: 'p4' });
     bars($('drops'), drops);
 
     tableRows($('producers'), s.producers.map((p) => {
@@ -409,8 +432,10 @@
     if (!paused) {
       alerts = held.concat(alerts).slice(0, KEEP);
       held = [];
-      fullRender = true;
     }
+    // Both ways the list is drawn whole: paused, every kept alert up to ROWS, without burst markers.
+    fresh = [];
+    fullRender = true;
     schedule();
   });
   $('clear').addEventListener('click', () => {
