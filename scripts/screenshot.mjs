@@ -61,8 +61,8 @@ try {
   // Paused, the list holds still (the button counts what arrives meanwhile), and one alert is opened.
   await page.click('#pause');
   await page.waitForTimeout(600);
-  await page.locator('#alerts tbody.alert').nth(1).click();
-  await page.waitForSelector('tr.detail');
+  await page.locator('#alerts .alert > .row').nth(1).click();
+  await page.waitForSelector('.detail');
   await page.waitForTimeout(300);
   mkdirSync(dirname(args.out), { recursive: true });
   await page.screenshot({ path: args.out, fullPage: true });

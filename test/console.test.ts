@@ -72,7 +72,7 @@ describe('web console in Chromium', () => {
     // A burst draws its newest rows and marks the rest; paused, the page draws every kept alert (up to ROWS) in order.
     await page.click('#pause');
     await page.waitForFunction(() => document.getElementById('pause')?.textContent === 'Resume (0 new)');
-    expect(await page.$$eval('#alerts tbody.gap', (g) => g.length)).toBe(0);
+    expect(await page.$$eval('#alerts .gap', (g) => g.length)).toBe(0);
 
     // Newest first, capped at ROWS, each field as sent, time to the nanosecond.
     const rules = await column(page, 'rule');
@@ -84,26 +84,26 @@ describe('web console in Chromium', () => {
     expect(await column(page, 'out')).toEqual(newestFirst.map((a) => a.output));
     expect(await column(page, 'tags')).toEqual(newestFirst.map((a) => a.tags.join('')));
     expect((await column(page, 'time'))[0]).toBe(`11-27${ALERTS.at(-1)!.time.slice(11, -1)}`);
-    const badges = await page.$$eval('#alerts tbody.alert .prio', (els) => els.map((e) => [e.textContent, e.className]));
+    const badges = await page.$$eval('#alerts .alert .prio', (els) => els.map((e) => [e.textContent, e.className]));
     expect(badges[0]).toEqual([ALERTS.at(-1)!.priority, `prio p${PRIORITIES.indexOf(ALERTS.at(-1)!.priority)}`]);
 
     // Minimum priority Critical: exactly the Emergency, Alert and Critical alerts (fewer than ROWS), newest first.
     await page.selectOption('#f-priority', '2');
     const severe = ALERTS.filter((a) => PRIORITIES.indexOf(a.priority) <= 2).reverse();
     expect(severe.length).toBeLessThan(ROWS);
-    await page.waitForFunction((n) => document.querySelectorAll('#alerts tbody.alert').length === n, severe.length);
+    await page.waitForFunction((n) => document.querySelectorAll('#alerts .alert').length === n, severe.length);
     expect(await column(page, 'rule')).toEqual(severe.map((a) => a.rule));
 
     // ... and hostname edge-gw, then free text that only some of those outputs contain.
     await page.fill('#f-host', 'edge-gw');
     const severeEdge = severe.filter((a) => a.hostname.includes('edge-gw'));
-    await page.waitForFunction((n) => document.querySelectorAll('#alerts tbody.alert').length === n, severeEdge.length);
+    await page.waitForFunction((n) => document.querySelectorAll('#alerts .alert').length === n, severeEdge.length);
     expect(await column(page, 'host')).toEqual(severeEdge.map(() => 'edge-gw'));
     await page.fill('#f-text', '/ETC/shadow');
     const withText = severeEdge.filter((a) => searchable(a).includes('/etc/shadow'));
     expect(withText.length).toBeGreaterThan(0);
     expect(withText.length).toBeLessThan(severeEdge.length);
-    await page.waitForFunction((n) => document.querySelectorAll('#alerts tbody.alert').length === n, withText.length);
+    await page.waitForFunction((n) => document.querySelectorAll('#alerts .alert').length === n, withText.length);
 
     // Tag and source filters, then back to everything.
     await page.fill('#f-host', '');
@@ -112,16 +112,16 @@ describe('web console in Chromium', () => {
     await page.fill('#f-source', 'k8s_audit');
     await page.fill('#f-tag', 'mitre_privilege');
     const tagged = ALERTS.filter((a) => a.source === 'k8s_audit' && a.tags.some((t) => t.includes('mitre_privilege'))).reverse();
-    await page.waitForFunction((n) => document.querySelectorAll('#alerts tbody.alert').length === n, tagged.length);
+    await page.waitForFunction((n) => document.querySelectorAll('#alerts .alert').length === n, tagged.length);
     expect(await column(page, 'rule')).toEqual(tagged.map((a) => a.rule));
     await page.fill('#f-source', '');
     await page.fill('#f-tag', '');
-    await page.waitForFunction((n) => document.querySelectorAll('#alerts tbody.alert').length === n, ROWS);
+    await page.waitForFunction((n) => document.querySelectorAll('#alerts .alert').length === n, ROWS);
 
     // Opening the newest alert lists its output_fields; a 64-bit evt.time stays exact.
-    await page.locator('#alerts tbody.alert').first().click();
-    await page.waitForSelector('tr.detail dl.fields');
-    const fields = await page.$$eval('tr.detail dl.fields dt', (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
+    await page.locator('#alerts .alert > .row').first().click();
+    await page.waitForSelector('.detail dl.fields');
+    const fields = await page.$$eval('.detail dl.fields dt', (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
     const newest = JSON.parse(LINES.at(-1)!.replace(/"evt.time":(\d+)/, '"evt.time":"$1"')) as { output_fields: Record<string, unknown> };
     expect(fields).toEqual(Object.entries(newest.output_fields).map(([k, v]) => [k, v === null ? '<NA>' : String(v)]));
     expect(fields.find(([k]) => k === 'evt.time')?.[1]).toMatch(/^\d{19}$/);
@@ -200,16 +200,16 @@ describe('web console in Chromium', () => {
     cleanups.push(() => sender.child.kill('SIGKILL'));
     sender.write([JSON.stringify({ ...attacks, priority: 'Critical', source: 'syscall', time: '2025-11-27T05:00:00.123456789Z' })]);
     expect(await sender.finish()).toBe(0);
-    await page.waitForSelector('#alerts tbody.alert');
-    await page.locator('#alerts tbody.alert').first().click();
-    await page.waitForSelector('tr.detail dl.fields');
-    await page.hover('#alerts tbody.alert .tag');
+    await page.waitForSelector('#alerts .alert');
+    await page.locator('#alerts .alert > .row').first().click();
+    await page.waitForSelector('.detail dl.fields');
+    await page.hover('#alerts .alert .tag');
 
     expect(await column(page, 'out')).toEqual([attacks.output]);
     expect(await column(page, 'rule')).toEqual([attacks.rule]);
     expect(await column(page, 'host')).toEqual([attacks.hostname]);
     expect(await page.textContent('#alerts .tag')).toBe(attacks.tags[0]);
-    const fields = await page.$$eval('tr.detail dl.fields dt', (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
+    const fields = await page.$$eval('.detail dl.fields dt', (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
     expect(fields).toEqual(Object.entries(attacks.output_fields));
     // Nothing became an element, nothing ran.
     expect(await page.$$eval('#alerts img, #alerts script, #alerts svg, #alerts b, #alerts i', (els) => els.length)).toBe(0);

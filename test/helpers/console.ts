@@ -66,7 +66,7 @@ export async function openConsole(context: BrowserContext, url: string): Promise
 
 /** Text of every cell in one column of the drawn alert rows, top to bottom. */
 export function column(page: Page, cls: string): Promise<string[]> {
-  return page.$$eval(`#alerts tbody.alert > tr.row > td.${cls}`, (cells) => cells.map((c) => c.textContent ?? ''));
+  return page.$$eval(`#alerts .alert > .row > .${cls}`, (cells) => cells.map((c) => c.textContent ?? ''));
 }
 
 export interface Answer {

@@ -95,80 +95,67 @@
     schedule();
   }
 
+  // Rows are blocks of fixed height, not table rows: with content-visibility the browser lays out
+  // and paints only the few on screen, so a burst costs little wherever the list is scrolled.
   function timeCell(time) {
     // 2025-11-27T05:00:00.000000970Z → "11-27" and "05:00:00.000000970"
-    const td = el('td', 'time');
-    td.title = time;
-    td.append(el('span', 'date', time.slice(5, 10)), document.createTextNode(time.slice(11, -1)));
-    return td;
+    const cell = el('span', 'time');
+    cell.title = time;
+    cell.append(el('span', 'date', time.slice(5, 10)), document.createTextNode(time.slice(11, -1)));
+    return cell;
   }
 
-  function alertBody(a) {
-    const body = el('tbody', 'alert');
-    body.dataset.n = String(a.n);
-    const tr = el('tr', 'row');
-    tr.append(timeCell(a.time));
-    const prio = el('td');
+  function alertRow(a) {
+    const item = el('div', 'alert');
+    item.dataset.n = String(a.n);
+    const row = el('div', 'row');
+    row.append(timeCell(a.time));
+    const prio = el('span', 'prio-cell');
     prio.append(el('span', `prio p${a.priority}`, PRIORITIES[a.priority] ?? `priority ${a.priority}`));
-    tr.append(prio);
-    const rule = el('td', 'rule', a.rule);
+    row.append(prio);
+    const rule = el('span', 'rule', a.rule);
     rule.title = a.rule;
-    tr.append(rule, el('td', 'host', a.hostname), el('td', 'src', a.source));
-    const tags = el('td', 'tags');
+    row.append(rule, el('span', 'host', a.hostname), el('span', 'src', a.source));
+    const tags = el('span', 'tags');
     tags.title = a.tags.join(', ');
     for (const t of a.tags) tags.append(el('span', 'tag', t));
-    tr.append(tags);
-    tr.append(el('td', 'out', a.output));
-    body.append(tr);
-    body.alert = a;
-    return body;
+    row.append(tags, el('span', 'out', a.output));
+    item.append(row);
+    item.alert = a;
+    return item;
   }
 
   /** Stands for the alerts of a burst that were kept but not drawn. */
-  function gapBody(count) {
-    const body = el('tbody', 'gap');
-    const tr = el('tr');
-    const td = el('td', null, `⋯ ${fmt(count)} more alerts arrived here at once: kept, not drawn — Pause to see them all`);
-    td.colSpan = 7;
-    tr.append(td);
-    body.append(tr);
-    return body;
+  function gapRow(count) {
+    return el('div', 'gap', `⋯ ${fmt(count)} more alerts arrived here at once: kept, not drawn — Pause to see them all`);
   }
 
-  function toggleDetail(body) {
-    const open = body.classList.toggle('open');
-    const existing = body.querySelector('tr.detail');
+  function toggleDetail(item) {
+    const open = item.classList.toggle('open');
     if (!open) {
-      existing?.remove();
+      item.querySelector('.detail')?.remove();
       return;
     }
-    const a = body.alert;
-    const tr = el('tr', 'detail');
-    const td = el('td');
-    td.colSpan = 7;
-    td.append(el('div', 'detail-head', `alert #${a.n} · ${a.time} · ${PRIORITIES[a.priority] ?? a.priority} · ${a.source} on ${a.hostname}`));
-    td.append(el('div', 'detail-out', a.output));
+    const a = item.alert;
+    const detail = el('div', 'detail');
+    detail.append(el('div', 'detail-head', `alert #${a.n} · ${a.time} · ${PRIORITIES[a.priority] ?? a.priority} · ${a.source} on ${a.hostname}`));
+    detail.append(el('div', 'detail-out', a.output));
     const dl = el('dl', 'fields');
     if (a.fields.length === 0) dl.append(el('dt', null, 'output_fields'), el('dd', 'none', 'none'));
     for (const [k, v] of a.fields) dl.append(el('dt', null, k), el('dd', null, v));
-    td.append(dl);
-    tr.append(td);
-    body.append(tr);
+    detail.append(dl);
+    item.append(detail);
   }
 
   function renderAlerts() {
-    const table = $('alerts');
+    const list = $('alert-list');
     if (fullRender) {
-      for (const b of [...table.tBodies]) b.remove();
-      const frag = document.createDocumentFragment();
-      let drawn = 0;
+      const rows = [];
       for (const a of alerts) {
-        if (drawn >= ROWS) break;
-        if (!matches(a)) continue;
-        frag.append(alertBody(a));
-        drawn++;
+        if (rows.length >= ROWS) break;
+        if (matches(a)) rows.push(alertRow(a));
       }
-      table.append(frag);
+      list.replaceChildren(...rows);
       fullRender = false;
     } else if (fresh.length > 0) {
       const frag = document.createDocumentFragment();
@@ -177,16 +164,16 @@
       for (const a of fresh) {
         if (!matches(a)) continue;
         if (drawn < NEW_ROWS) {
-          frag.append(alertBody(a));
+          frag.append(alertRow(a));
           drawn++;
         } else more++;
       }
-      if (more > 0) frag.append(gapBody(more));
-      table.insertBefore(frag, table.tBodies[0] ?? null);
-      while (table.tBodies.length > ROWS) table.tBodies[table.tBodies.length - 1].remove();
+      if (more > 0) frag.append(gapRow(more));
+      list.prepend(frag);
+      while (list.childElementCount > ROWS) list.lastElementChild.remove();
     }
     fresh = [];
-    const shown = table.querySelectorAll(':scope > tbody.alert').length;
+    const shown = list.querySelectorAll(':scope > .alert').length;
     $('empty').hidden = shown > 0;
     $('empty').textContent = alerts.length === 0 ? 'No alerts yet: they appear here as the receiver accepts them.' : 'No kept alert matches the filters.';
     const parts = [`showing ${fmt(shown)} of ${fmt(alerts.length)} kept`];
@@ -194,8 +181,7 @@
     $('shown').textContent = parts.join(' · ');
     $('pause').textContent = paused ? `Resume (${fmt(held.length)} new)` : 'Pause';
     if (rulesChanged) {
-      const list = $('rules-list');
-      list.replaceChildren(...[...knownRules].sort().map((r) => {
+      $('rules-list').replaceChildren(...[...knownRules].sort().map((r) => {
         const o = document.createElement('option');
         o.value = r;
         return o;
@@ -212,7 +198,7 @@
   function card(label, value, detail, warn) {
     const c = el('div', `card${warn ? ' warn' : ''}`);
     c.append(el('div', 'label', label), el('div', 'value', value));
-    if (detail) c.append(el('div', 'detail', detail));
+    if (detail) c.append(el('div', 'note', detail));
     return c;
   }
 
@@ -445,11 +431,11 @@
     fullRender = true;
     schedule();
   });
-  $('alerts').addEventListener('click', (e) => {
+  $('alert-list').addEventListener('click', (e) => {
     const target = e.target;
-    if (!(target instanceof Element) || target.closest('tr.detail')) return;
-    const body = target.closest('tbody.alert');
-    if (body) toggleDetail(body);
+    if (!(target instanceof Element) || target.closest('.detail')) return;
+    const item = target.closest('.alert');
+    if (item) toggleDetail(item);
   });
 
   readFilters();
