@@ -84,7 +84,7 @@ function accountingProblem(events: readonly AlertsEvent[]): string | null {
   return null;
 }
 
-async function consoleOnReceiver(options: { sink?: Sink; ringAlerts?: number; alertsPerSecond?: number; maxBacklogBytes?: number } = {}) {
+async function consoleOnReceiver(options: { sink?: Sink; ringAlerts?: number; alertsPerSecond?: number; maxBacklogBytes?: number; maxPages?: number } = {}) {
   const dir = tempDir('fgo-console-feed-');
   const target = `unix://${join(dir, 'r.sock')}`;
   const receiver = createReceiver({ listen: [target], sink: options.sink ?? new DiscardSink(), log: () => {} });
@@ -92,7 +92,7 @@ async function consoleOnReceiver(options: { sink?: Sink; ringAlerts?: number; al
     listen: '127.0.0.1:0',
     receiver,
     feed: { ringAlerts: options.ringAlerts ?? 1000, alertsPerSecond: options.alertsPerSecond ?? 1000 },
-    stream: { tickMs: 50, maxBacklogBytes: options.maxBacklogBytes ?? 1024 * 1024 },
+    stream: { tickMs: 50, maxBacklogBytes: options.maxBacklogBytes ?? 1024 * 1024, maxPages: options.maxPages ?? 64 },
   });
   const url = await ui.start();
   await receiver.start();
@@ -168,6 +168,22 @@ describe('console stream', () => {
     expect(sent + live.reduce((n, e) => n + e.skipped, 0)).toBe(20_000);
     expect(accountingProblem(page.events)).toBeNull();
     expect(receiver.stats().accepted).toBe(20_000);
+  });
+
+  it('serves at most maxPages event streams at once; one more gets 503 until one closes', async () => {
+    const { ui, url } = await consoleOnReceiver({ maxPages: 2 });
+    const pages = [readEvents(url), readEvents(url)];
+    cleanups.push(...pages.map((p) => p.close));
+    await Promise.all(pages.map((p) => p.opened));
+    await waitFor('two pages', () => ui.stream().pages === 2);
+    const third = await fetch(`${url}api/events`);
+    expect(third.status).toBe(503);
+    expect(await third.text()).toMatch(/2 console pages are open, the most served at once/);
+    pages[0]!.close();
+    await waitFor('one page left', () => ui.stream().pages === 1);
+    const again = readEvents(url);
+    cleanups.push(again.close);
+    await waitFor('the new page served', () => again.events.length > 0);
   });
 
   it('a page that connects later gets the history first, then only newer alerts', async () => {

@@ -149,7 +149,8 @@ class ConsoleServer implements WebConsole {
       if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1) {
         return void res.writeHead(400, { 'Content-Type': 'text/plain' }).end('after must be a whole number >= 0 and limit one >= 1\n');
       }
-      const items = this.feed.history(after, Math.min(limit, 10_000));
+      // Decoding runs on the receiver's event loop: one request decodes no more than a page gets.
+      const items = this.feed.history(after, Math.min(limit, STREAM_DEFAULTS.historyAlerts));
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
       return void res.end(`{"through":${this.feed.total},"alerts":[${items.map((i) => i.json).join(',')}]}`);
     }

@@ -15,9 +15,11 @@ export interface StreamOptions {
   maxBacklogBytes: number;
   /** Alerts of the history sent to a page that connects. */
   historyAlerts: number;
+  /** Pages served at once; one more is answered 503. */
+  maxPages: number;
 }
 
-export const STREAM_DEFAULTS: StreamOptions = { tickMs: 250, stateMs: 1000, maxBacklogBytes: 1024 * 1024, historyAlerts: 1000 };
+export const STREAM_DEFAULTS: StreamOptions = { tickMs: 250, stateMs: 1000, maxBacklogBytes: 1024 * 1024, historyAlerts: 1000, maxPages: 64 };
 
 interface Page {
   res: ServerResponse;
@@ -63,6 +65,10 @@ export class LiveStream {
 
   /** Serves one page's event stream. `last` is the id of the last event it had (`instance:n`), if any. */
   open(res: ServerResponse, last: string | undefined): void {
+    if (this.pages.size >= this.options.maxPages) {
+      res.writeHead(503, { 'Content-Type': 'text/plain', 'Retry-After': '10' }).end(`${this.pages.size} console pages are open, the most served at once\n`);
+      return;
+    }
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
     res.socket?.setNoDelay(true);
     const page: Page = { res, sentThrough: 0, skipped: 0 };

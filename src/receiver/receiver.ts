@@ -436,7 +436,13 @@ class ReceiverImpl implements Receiver {
 
   sinkState(): SinkState {
     const { count, last } = this.sinkFailures;
-    return { sink: this.sink.status?.() ?? { kind: 'custom' }, failures: count, ...(last ? { lastFailure: { ...last } } : {}) };
+    let sink: SinkStatus;
+    try {
+      sink = this.sink.status?.() ?? { kind: 'custom' };
+    } catch (err) {
+      sink = { kind: 'custom', statusFailed: String(err) }; // a reader must not fail with it
+    }
+    return { sink, failures: count, ...(last ? { lastFailure: { ...last } } : {}) };
   }
 
   onAlerts(listener: AlertListener): () => void {

@@ -11,7 +11,7 @@
   const KEEP = 2000;
   const ROWS = 300;
   /** New rows drawn per frame; a burst beyond it gets a marker row, and its alerts stay kept. */
-  const NEW_ROWS = 100;
+  const NEW_ROWS = 40;
   const RULE_SUGGESTIONS = 200;
 
   const $ = (id) => document.getElementById(id);
