@@ -1,11 +1,13 @@
 // The web console under a flood (`npm run bench -- --scenario console`, or `node bench/console.mjs`):
-// `flood` sends 50,000 alerts/s for 10 s into a `receive` child process, once with no console and
-// once with `--ui-listen` and a headless Chromium page open on it, repetitions interleaved. It
-// reports the receiver's throughput and CPU per alert both ways, and how the page kept up: frame
-// intervals, long tasks and its timer lag while the alerts streamed in.
+// `flood` sends 50,000 alerts/s for 10 s into a `receive` child process three ways, repetitions
+// interleaved: with no console; with `--ui-listen` and its event stream read by a plain HTTP
+// client (what a browser on another machine costs the receiver); and with a headless Chromium
+// page open on it, on this same machine. It reports the receiver's throughput and CPU per alert
+// each way, and how the page kept up: frame intervals, long tasks and its timer lag.
 
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { get as httpGet } from 'node:http';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +24,19 @@ const CLK_TCK = 100;
 function cpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** CPU seconds of every process of one Chromium (found by its profile directory on the command line). */
+function browserCpuSeconds(profile) {
+  let total = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profile)) total += cpuSeconds(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 function startReceiver(sock, withConsole) {
@@ -83,11 +98,21 @@ function readPage() {
   };
 }
 
-async function runOnce(withConsole) {
+/** Reads the console's event stream and throws it away, as a page elsewhere would receive it. */
+function readStream(url) {
+  let bytes = 0;
+  const req = httpGet(`${url}api/events`, (res) => res.on('data', (d) => (bytes += d.length)));
+  return { bytes: () => bytes, close: () => req.destroy() };
+}
+
+const MODES = { none: 'no console', stream: 'console, stream read by an HTTP client', page: 'console, Chromium page on this machine' };
+
+async function runOnce(mode) {
   const dir = mkdtempSync(join(tmpdir(), 'fgo-bench-console-'));
   const sock = join(dir, 'r.sock');
-  const receiver = await startReceiver(sock, withConsole);
-  const browser = withConsole ? await launchChromium() : null;
+  const receiver = await startReceiver(sock, mode !== 'none');
+  const browser = mode === 'page' ? await launchChromium() : null;
+  const reader = mode === 'stream' ? readStream(receiver.url) : null;
   try {
     let page = null;
     if (browser) {
@@ -97,66 +122,83 @@ async function runOnce(withConsole) {
       await page.evaluate(watchPage);
     }
     const cpuBefore = cpuSeconds(receiver.child.pid);
-    const out = execFileSync(process.execPath, [CLI, 'flood', '--target', `unix://${sock}`, '--rate', String(RATE), '--duration', String(SECONDS), '--json'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      maxBuffer: 64 * 1024 * 1024,
+    const browserBefore = browser ? browserCpuSeconds(browser.profile) : 0;
+    const started = Date.now();
+    // Not execFileSync: this process's event loop must go on reading the console's stream.
+    const out = await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, 'flood', '--target', `unix://${sock}`, '--rate', String(RATE), '--duration', String(SECONDS), '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.on('exit', (code) => (code === 0 || text.includes('{') ? resolve(text) : reject(new Error(`flood exited with ${code}`))));
     });
     const flood = JSON.parse(out.trim().split('\n').pop());
     const cpu = cpuSeconds(receiver.child.pid) - cpuBefore;
-    const run = { withConsole, throughputPerSec: flood.throughputPerSec, acked: flood.acked, dropped: flood.dropped, receiverCpuUsPerAlert: (cpu * 1e6) / Math.max(1, flood.acked) };
+    const run = { mode, throughputPerSec: flood.throughputPerSec, acked: flood.acked, dropped: flood.dropped, receiverCpuUsPerAlert: (cpu * 1e6) / Math.max(1, flood.acked) };
     if (page) {
-      run.page = await page.evaluate(readPage);
+      // CPU, not wall time: on a loaded machine a starved page's tasks last long without working more.
+      run.page = { ...(await page.evaluate(readPage)), cpuMsPerSec: ((browserCpuSeconds(browser.profile) - browserBefore) * 1000) / ((Date.now() - started) / 1000) };
+    }
+    if (mode !== 'none') {
       const state = await (await fetch(`${receiver.url}api/state`)).json();
-      run.streamed = state.stats.accepted - state.stream.skipped;
-      run.skipped = state.stream.skipped;
+      run.skipped = state.stream.skipped + state.stream.waiting;
+      run.streamed = state.stats.accepted - run.skipped;
     }
     return run;
   } finally {
+    reader?.close();
     await browser?.close();
     receiver.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Repetitions of both modes, interleaved; medians and their ratio. */
+/** Repetitions of every mode, interleaved; medians and their ratios to no console. */
 export async function runConsoleScenario(reps) {
-  const runs = { without: [], with: [] };
+  const runs = { none: [], stream: [], page: [] };
   for (let rep = 0; rep < reps; rep++) {
-    for (const mode of ['without', 'with']) {
-      process.stderr.write(`bench: console — ${RATE.toLocaleString('en-US')}/s for ${SECONDS} s, ${mode} a console page (run ${rep + 1}/${reps})\n`);
-      runs[mode].push(await runOnce(mode === 'with'));
+    for (const mode of Object.keys(MODES)) {
+      process.stderr.write(`bench: console — ${RATE.toLocaleString('en-US')}/s for ${SECONDS} s, ${MODES[mode]} (run ${rep + 1}/${reps})\n`);
+      runs[mode].push(await runOnce(mode));
     }
   }
   const m = (mode, pick) => median(runs[mode].map(pick));
-  const result = {
-    scenario: `${RATE.toLocaleString('en-US')} alerts/s for ${SECONDS} s, receive with and without a console page open`,
-    without: { throughputPerSec: m('without', (r) => r.throughputPerSec), receiverCpuUsPerAlert: m('without', (r) => r.receiverCpuUsPerAlert), dropped: m('without', (r) => r.dropped) },
-    with: {
-      throughputPerSec: m('with', (r) => r.throughputPerSec),
-      receiverCpuUsPerAlert: m('with', (r) => r.receiverCpuUsPerAlert),
-      dropped: m('with', (r) => r.dropped),
-      streamed: m('with', (r) => r.streamed),
-      skipped: m('with', (r) => r.skipped),
-      frameMs: { p50: m('with', (r) => r.page.frameMs.p50), p99: m('with', (r) => r.page.frameMs.p99), max: m('with', (r) => r.page.frameMs.max) },
-      longTasks: m('with', (r) => r.page.longTasks),
-      longTaskMs: m('with', (r) => r.page.longTaskMs),
-      timerLagMs: { p99: m('with', (r) => r.page.timerLagMs.p99), max: m('with', (r) => r.page.timerLagMs.max) },
-    },
-    runs,
+  const summary = (mode) => ({
+    throughputPerSec: m(mode, (r) => r.throughputPerSec),
+    receiverCpuUsPerAlert: m(mode, (r) => r.receiverCpuUsPerAlert),
+    dropped: m(mode, (r) => r.dropped),
+    ...(mode === 'none' ? {} : { streamed: m(mode, (r) => r.streamed), skipped: m(mode, (r) => r.skipped) }),
+  });
+  const result = { scenario: `${RATE.toLocaleString('en-US')} alerts/s for ${SECONDS} s into receive, with and without the console`, none: summary('none'), stream: summary('stream'), page: summary('page'), runs };
+  const p = (pick) => m('page', (r) => pick(r.page));
+  result.page.frameMs = { p50: p((x) => x.frameMs.p50), p99: p((x) => x.frameMs.p99), max: p((x) => x.frameMs.max) };
+  result.page.longTasks = p((x) => x.longTasks);
+  result.page.longTaskMs = p((x) => x.longTaskMs);
+  result.page.timerLagMs = { p99: p((x) => x.timerLagMs.p99), max: p((x) => x.timerLagMs.max) };
+  result.page.browserCpuMsPerSec = p((x) => x.cpuMsPerSec);
+  for (const mode of ['stream', 'page']) {
+    result[mode].throughputRatio = result[mode].throughputPerSec / result.none.throughputPerSec;
+    result[mode].cpuRatio = result[mode].receiverCpuUsPerAlert / result.none.receiverCpuUsPerAlert;
+  }
+  const row = (mode) => {
+    const r = result[mode];
+    const pg = mode === 'page' ? `${fmt(r.frameMs.p50, 1)} / ${fmt(r.frameMs.p99, 1)} / ${fmt(r.frameMs.max, 0)} | ${fmt(r.longTasks, 0)} (${fmt(r.longTaskMs, 0)}) | ${fmt(r.timerLagMs.p99, 1)} / ${fmt(r.timerLagMs.max, 0)} | ${fmt(r.browserCpuMsPerSec, 0)}` : '— | — | — | —';
+    return `| ${MODES[mode]} | ${fmt(r.throughputPerSec, 0)} | ${fmt(r.dropped, 0)} | ${fmt(r.receiverCpuUsPerAlert)} | ${mode === 'none' ? '—' : fmt(r.streamed, 0)} | ${mode === 'none' ? '—' : fmt(r.skipped, 0)} | ${pg} |`;
   };
-  result.throughputRatio = result.with.throughputPerSec / result.without.throughputPerSec;
-  result.cpuRatio = result.with.receiverCpuUsPerAlert / result.without.receiverCpuUsPerAlert;
-  const w = result.with;
+  const verdict = (mode) => {
+    const r = result[mode];
+    return `${MODES[mode]}: throughput ${fmt(r.throughputRatio * 100, 1)} % of no console (${Math.abs(1 - r.throughputRatio) <= 0.1 ? 'within' : 'NOT within'} 10 %), receiver CPU per alert ${fmt(r.cpuRatio, 2)}×`;
+  };
   const lines = [
     `### ${result.scenario}`,
     '',
-    '| console | acked/s | dropped | receiver CPU µs/alert | streamed to page | not streamed (counted) | page frame ms p50 / p99 / max | long tasks (total ms) | page timer lag ms p99 / max |',
-    '|---|---|---|---|---|---|---|---|---|',
-    `| none | ${fmt(result.without.throughputPerSec, 0)} | ${fmt(result.without.dropped, 0)} | ${fmt(result.without.receiverCpuUsPerAlert)} | — | — | — | — | — |`,
-    `| page open | ${fmt(w.throughputPerSec, 0)} | ${fmt(w.dropped, 0)} | ${fmt(w.receiverCpuUsPerAlert)} | ${fmt(w.streamed, 0)} | ${fmt(w.skipped, 0)} | ${fmt(w.frameMs.p50, 1)} / ${fmt(w.frameMs.p99, 1)} / ${fmt(w.frameMs.max, 0)} | ${fmt(w.longTasks, 0)} (${fmt(w.longTaskMs, 0)}) | ${fmt(w.timerLagMs.p99, 1)} / ${fmt(w.timerLagMs.max, 0)} |`,
+    '| mode | acked/s | dropped | receiver CPU µs/alert | streamed | not streamed (counted) | page frame ms p50 / p99 / max | long tasks (total ms) | page timer lag ms p99 / max | Chromium CPU ms/s |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    row('none'),
+    row('stream'),
+    row('page'),
     '',
-    `with the console open: throughput ${fmt(result.throughputRatio * 100, 1)} % of without (${Math.abs(1 - result.throughputRatio) <= 0.1 ? 'within' : 'NOT within'} 10 %), receiver CPU per alert ${fmt(result.cpuRatio, 2)}×`,
+    verdict('stream'),
+    verdict('page'),
     '',
   ];
   return { scenarios: { [CONSOLE_SCENARIO]: result }, lines };

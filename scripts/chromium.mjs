@@ -40,6 +40,8 @@ export async function launchChromium(options = {}) {
   });
   return {
     context,
+    /** The profile directory: every process of this browser has it on its command line. */
+    profile,
     async close() {
       await context.close().catch(() => {});
       rmSync(profile, { recursive: true, force: true });

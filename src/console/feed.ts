@@ -11,7 +11,7 @@ import { AlertCounter, toConsoleAlert, type ConsoleAlert } from './alert-view.js
 export interface FeedOptions {
   /** Newest alerts kept between two ticks while a browser watches; older ones are skipped. Also the largest burst sent at once. */
   ringAlerts: number;
-  /** Alerts decoded and sent to pages per second, sustained. */
+  /** Alerts decoded and sent to pages per second, sustained (each page gets the same ones). */
   alertsPerSecond: number;
   /** Distinct rules counted one by one; the rest are counted together. */
   maxRules: number;
@@ -19,7 +19,8 @@ export interface FeedOptions {
   seriesSeconds: number;
 }
 
-export const FEED_DEFAULTS: FeedOptions = { ringAlerts: 1000, alertsPerSecond: 1000, maxRules: 500, seriesSeconds: 600 };
+// 250 a second is more than a person reads; decoding them costs the receiver ~1 % of a core.
+export const FEED_DEFAULTS: FeedOptions = { ringAlerts: 1000, alertsPerSecond: 250, maxRules: 500, seriesSeconds: 600 };
 
 /** An alert ready for the page: its number and its JSON. */
 export interface FeedItem {

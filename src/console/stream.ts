@@ -37,6 +37,8 @@ export interface StreamStats {
   eventsHeldBack: number;
   /** The most bytes any open page has waiting to be sent now: bounded by maxBacklogBytes plus one tick's events. */
   largestBacklogBytes: number;
+  /** Alerts accepted since each open page was last told, summed: sent at the next tick or counted as skipped. */
+  waiting: number;
 }
 
 export class LiveStream {
@@ -83,7 +85,8 @@ export class LiveStream {
     const skipped = after > 0 ? this.feed.total - after - items.length : 0;
     page.sentThrough = this.feed.total;
     page.skipped += skipped;
-    res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ instance: this.instance, resumed: after > 0 })}\n\n`);
+    const hello = { instance: this.instance, resumed: after > 0, alertsPerSecond: this.feed.options.alertsPerSecond, burstAlerts: this.feed.options.ringAlerts };
+    res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify(hello)}\n\n`);
     res.write(this.alertsEvent(this.feed.total, skipped, items.map((i) => i.json).join(',')));
     res.write(this.stateEvent());
   }
@@ -91,11 +94,13 @@ export class LiveStream {
   stats(): StreamStats {
     let skipped = this.skippedByGone;
     let largestBacklogBytes = 0;
+    let waiting = 0;
     for (const p of this.pages) {
       skipped += p.skipped;
       largestBacklogBytes = Math.max(largestBacklogBytes, p.res.writableLength);
+      waiting += this.feed.total - p.sentThrough;
     }
-    return { pages: this.pages.size, skipped, eventsHeldBack: this.eventsHeldBack, largestBacklogBytes };
+    return { pages: this.pages.size, skipped, eventsHeldBack: this.eventsHeldBack, largestBacklogBytes, waiting };
   }
 
   /** Ends every page's stream (the console is closing). */

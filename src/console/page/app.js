@@ -2,7 +2,7 @@
 // Every alert field is put in the page as text (textContent), never as markup: an alert whose
 // output is "<script>…" shows those characters and runs nothing (the server's CSP forbids inline
 // scripts besides). The page keeps at most KEEP alerts and draws at most ROWS, so a flood cannot
-// freeze it; the server sends at most about 1,000 alerts a second and says how many it skipped,
+// freeze it; the server sends a limited number of alerts a second and says how many it skipped,
 // and the page draws at most NEW_ROWS of each arrival (the rest are kept: Pause draws them all).
 'use strict';
 
@@ -286,7 +286,7 @@
     bars($('by-priority'), PRIORITIES.map((name, i) => ({ label: name, count: s.byPriority[i] ?? 0, cls: `p${i}` })));
     bars($('top-rules'), s.topRules.map(([rule, count]) => ({ label: rule, count })));
     const drops = s.drops.map((d) => ({ label: d.reason, count: d.count, title: d.about, cls: d.reason === 'duplicates' ? 'p7' : 'p1' }));
-    drops.push({ label: 'this page', count: skipped, title: 'alerts not streamed to this page: the console sends a page at most about 1,000 alerts a second', cls: 'p4' });
+    drops.push({ label: 'this page', count: skipped, title: `alerts not streamed to this page: the console sends a page at most ${fmt(limits.alertsPerSecond)} alerts a second (bursts of ${fmt(limits.burstAlerts)})`, cls: 'p4' });
     bars($('drops'), drops);
 
     tableRows($('producers'), s.producers.map((p) => {
@@ -343,6 +343,7 @@
   // ---- the connection ------------------------------------------------------------------------
 
   let instance = null;
+  let limits = { alertsPerSecond: NaN, burstAlerts: NaN };
   let lastId = '';
   let source = null;
   let retryMs = 1000;
@@ -366,6 +367,7 @@
         notice(`The receiver restarted at ${new Date().toISOString().slice(11, 19)} UTC: alerts numbered afresh below; the ones above came from before.`);
       }
       instance = hello.instance;
+      limits = hello;
       retryMs = 1000;
       setConn('live', 'live');
     });
