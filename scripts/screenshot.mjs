@@ -47,8 +47,11 @@ const pacer = setInterval(() => {
   const n = Math.round(rateAt(t) / 10);
   for (let i = 0; i < n; i++) {
     const sample = samples[next++ % samples.length];
+    // Now, to the nanosecond; the output line and evt.time say the same time, as Falco's would.
     const time = BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor(Math.random() * 1e6));
-    producers[next % 7 === 0 ? 1 : 0].emit({ ...sample, time });
+    const clock = `${new Date(Number(time / 1_000_000n)).toISOString().slice(11, 19)}.${String(time % 1_000_000_000n).padStart(9, '0')}`;
+    const fields = 'evt.time' in sample.output_fields ? { ...sample.output_fields, 'evt.time': time } : sample.output_fields;
+    producers[next % 7 === 0 ? 1 : 0].emit({ ...sample, time, output: sample.output.replace(/^\d\d:\d\d:\d\d\.\d{9}/, clock), output_fields: fields });
   }
 }, 100);
 
