@@ -3,14 +3,15 @@
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { createDevPki, type FalcoAlert } from '../dist/src/index.js';
-import type { ChannelItem, DeliveryReport } from '../dist/src/outputs/channel.js';
-import { SyslogChannel, TRUNCATION_MARKER } from '../dist/src/outputs/channels/syslog.js';
-import { HttpChannel } from '../dist/src/outputs/channels/http.js';
+import type { ChannelItem, DeliveryReport } from '../dist/src/destinations/channels/channel.js';
+import { SyslogChannel, TRUNCATION_MARKER } from '../dist/src/destinations/channels/syslog/syslog.js';
+import { HttpChannel } from '../dist/src/destinations/channels/http/http.js';
 import { serverTls, tempDir, testPki, writePki } from './helpers/pki.js';
 import { httpPeer, tcpPeer, udpPeer, unixDgramPeer, unusedPort, type ReceivedRequest } from './helpers/net-peers.js';
 
@@ -236,12 +237,10 @@ describe('syslog channel', () => {
     });
 
     it('says so when the addon was not built (no C compiler at install), and UDP still works', async () => {
-      // The channel's compiled files, laid out as in dist/ but without native/build beside them.
+      // The compiled package, laid out as in dist/ but without native/build beside it.
       const root = tempDir('fgo-no-addon-');
-      const copy = join(root, 'dist', 'src', 'outputs', 'channels');
-      mkdirSync(copy, { recursive: true });
-      const built = new URL('../dist/src/outputs/channels/', import.meta.url);
-      for (const file of readdirSync(built).filter((f) => f.endsWith('.js'))) copyFileSync(new URL(file, built), join(copy, file));
+      cpSync(fileURLToPath(new URL('../dist/src/', import.meta.url)), join(root, 'dist', 'src'), { recursive: true });
+      const copy = join(root, 'dist', 'src', 'destinations', 'channels', 'syslog');
       const udp = closeLater(await udpPeer());
       const script = `
         import { SyslogChannel } from ${JSON.stringify(join(copy, 'syslog.js'))};

@@ -8,7 +8,7 @@ import { AlertEncoder } from '../dist/src/codec/alert.js';
 import { MalformedAlertLineError, parseFalcoJsonLine, toFalcoJsonLine } from '../dist/src/codec/falco-json.js';
 import { jsonLiteralKeys } from '../dist/src/codec/json-literals.js';
 import { FalcoJsonWriter } from '../dist/src/codec/falco-json-bytes.js';
-import { toFalcoTextLine } from '../dist/src/outputs/format.js';
+import { toFalcoTextLine } from '../dist/src/codec/format.js';
 import { decodeAlert } from '../dist/src/index.js';
 
 const LINES = readFileSync(fileURLToPath(new URL('./fixtures/falco-alerts.jsonl', import.meta.url)), 'utf8')

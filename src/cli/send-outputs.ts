@@ -1,10 +1,12 @@
 // Where `send` writes: gRPC from --target, plus every classic output a falco.yaml enables
 // (`send --config`), all behind one fan-out; and the end-of-run summary over them.
 
-import { createOutputs, type Outputs } from '../outputs/create-outputs.js';
+import { createOutputs, type Outputs } from '../outputs/fan-out.js';
 import type { OutputsConfig } from '../config/outputs-config.js';
+import type { DropCounts } from '../host/output.js';
 import type { SendCounters } from '../input/counters.js';
-import { tlsFromFlags, type TlsFlags } from './tls-flags.js';
+import { clientTls, type TlsFlags } from './tls-flags.js';
+import { addressFlag, sizeFlag } from './flag-values.js';
 
 export interface OutputFlags extends TlsFlags {
   target?: string;
@@ -38,36 +40,46 @@ export function buildSendOutputs(flags: OutputFlags, classic: OutputsConfig | nu
       classic ? `the config enables no output and no --target was given: nothing to send to` : 'give --target (a receiver) or --config (a falco.yaml with outputs)',
     );
   }
-  const bufferBytes = flags.bufferBytes === undefined ? undefined : Number(flags.bufferBytes);
+  const bufferBytes = flags.bufferBytes === undefined ? undefined : sizeFlag('--buffer-bytes', flags.bufferBytes);
+  const target = flags.target === undefined ? undefined : addressFlag('--target', flags.target);
+  const onFull = onFullFor(flags, count, servingHttp);
+  const tls = target === undefined ? undefined : clientTls(flags, target);
   return createOutputs({
     bufferBytes,
-    onFull: onFullFor(flags, count, servingHttp),
+    onFull,
     blockTimeoutMs: 30_000,
-    grpc: flags.target ? { target: flags.target, tls: tlsFromFlags(flags) ?? undefined, insecure: flags.insecure } : undefined,
+    grpc: target ? { target, tls, insecure: flags.insecure } : undefined,
     ...(classic ? { format: classic.format, stdout: classic.stdout, file: classic.file, syslog: classic.syslog, program: classic.program, http: classic.http } : {}),
   });
 }
 
-/** The summary lines and whether every valid alert reached every output. */
-export function summarize(outputs: Outputs, counters: SendCounters): { lines: string[]; ok: boolean } {
+/** What each drop reason means, for the summary. */
+const DROP_WORDS: Record<keyof DropCounts, string> = {
+  full: 'its buffer was full',
+  too_large: 'larger than it takes',
+  invalid: 'not a valid alert, also counted as malformed',
+  rejected: 'refused by the receiver',
+  failed: 'the channel gave up after its retries',
+  unacked_at_close: 'still unacknowledged when --flush-timeout ran out',
+};
+
+/**
+ * The summary lines and whether every valid alert reached every output. The numbers are the
+ * outputs' stats, the same the metrics serve: emitted = acked + dropped (by reason) once closed.
+ */
+export function summarize(outputs: Outputs, counters: SendCounters, words: (text: string) => string = (t) => t): { lines: string[]; ok: boolean } {
   const all = Object.entries(outputs.stats().outputs);
-  const lines: string[] = [];
+  const lines: string[] = [`read ${counters.read}, malformed ${counters.malformed}${all.length > 1 ? `, to ${all.length} outputs` : ''}`];
   let ok = true;
   for (const [name, s] of all) {
-    const valid = s.emitted - s.drops.invalid;
-    const dropped = s.dropped - s.drops.invalid;
-    ok &&= s.acked === valid;
-    const reasons = Object.entries(s.drops)
-      .filter(([reason, n]) => n > 0 && reason !== 'invalid')
-      .map(([reason, n]) => `${reason} ${n}`);
-    const detail = `sent ${valid}, acked ${s.acked}, dropped ${dropped}`;
-    const why = `${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}${s.lastError && dropped > 0 ? `; last error: ${s.lastError}` : ''}`;
-    if (all.length > 1) lines.push(`${name}: ${detail}${why}`);
-    else {
-      lines.push(`read ${counters.read}, ${detail}, malformed ${counters.malformed}`);
-      if (why !== '') lines.push(`dropped${why}`);
-    }
+    const lost = s.dropped - s.drops.invalid;
+    ok &&= lost === 0 && s.pending === 0;
+    const reasons = (Object.entries(s.drops) as Array<[keyof DropCounts, number]>)
+      .filter(([, n]) => n > 0)
+      .map(([reason, n]) => `${reason} ${n}: ${DROP_WORDS[reason]}`);
+    const pending = s.pending > 0 ? `, pending ${s.pending}` : '';
+    lines.push(`${name}: emitted ${s.emitted}, acked ${s.acked}, dropped ${s.dropped}${pending}${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`);
+    if (s.lastError && lost > 0) lines.push(`${name}: last error: ${words(s.lastError)}`);
   }
-  if (all.length > 1) lines.unshift(`read ${counters.read}, malformed ${counters.malformed}, to ${all.length} outputs`);
   return { lines, ok };
 }

@@ -6,6 +6,7 @@
 
 import { JSON_LITERALS_FIELD, NO_VALUE, PRIORITY_NAMES } from './alert.js';
 import { formatTime, textLineWithoutOutput, type JsonIncludes } from './falco-json.js';
+import { Reader } from './wire.js';
 
 const HEX = '0123456789abcdef';
 /** The output buffer kept between alerts; one grown for a larger alert is let go after it. */
@@ -47,7 +48,7 @@ export class FalcoJsonWriter {
   private at = 0;
   private readonly layout = new Layout();
   private src: Buffer = Buffer.alloc(0);
-  private pos = 0;
+  private readonly r = new Reader(this.src, 0);
 
   constructor(private readonly include: JsonIncludes) {}
 
@@ -118,107 +119,71 @@ export class FalcoJsonWriter {
   }
 
   // Bytes are the receiver's checked ones or our own encoder's; still, nothing here may read past
-  // the end or loop on garbage: a bad record throws, and the caller counts it as failed.
-  private varint(): number {
-    let result = 0;
-    let shift = 1;
-    for (let i = 0; i < 10 && this.pos < this.src.length; i++) {
-      const b = this.src[this.pos++]!;
-      result += (b & 0x7f) * shift;
-      if (b < 0x80) return result;
-      shift *= 128;
-    }
-    throw new RangeError(`bad varint at byte ${this.pos} of an alert`);
-  }
-
-  private varint64(): bigint {
-    let result = 0n;
-    let shift = 0n;
-    for (let i = 0; i < 10 && this.pos < this.src.length; i++) {
-      const b = this.src[this.pos++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return BigInt.asIntN(64, result);
-      shift += 7n;
-    }
-    throw new RangeError(`bad varint at byte ${this.pos} of an alert`);
-  }
-
-  private span(into: number[]): void {
-    const len = this.varint();
-    if (len > this.src.length - this.pos) throw new RangeError(`a field of ${len} bytes at byte ${this.pos} runs past the alert`);
-    into[0] = this.pos;
-    into[1] = this.pos += len;
-  }
-
-  private skip(wireType: number): void {
-    if (wireType === 0) this.varint();
-    else if (wireType === 2) this.span([0, 0]);
-    else if (wireType === 1) this.pos += 8;
-    else if (wireType === 5) this.pos += 4;
-    else throw new RangeError(`wire type ${wireType} in an alert`);
-  }
-
+  // the end or loop on garbage: the Reader throws on a bad record, and the caller counts it as failed.
   private scan(): void {
     const L = this.layout;
     L.reset();
-    const src = this.src;
-    this.pos = 0;
+    const r = this.r;
+    r.reset(this.src, 0, this.src.length);
     const pair = [0, 0];
-    while (this.pos < src.length) {
-      const tag = this.varint();
+    while (r.pos < r.end) {
+      const tagAt = r.pos;
+      const tag = r.varint('tag');
       switch (tag) {
         case 0x0a: {
-          const end = this.pos + this.varint();
-          while (this.pos < end) {
-            const t = this.varint();
-            if (t === 0x08) L.seconds = this.varint64();
-            else if (t === 0x10) L.nanos = this.varint();
-            else this.skip(t & 7);
+          const end = r.pos + r.varint('time length');
+          while (r.pos < end) {
+            const at = r.pos;
+            const t = r.varint('time tag');
+            if (t === 0x08) L.seconds = r.varint64('time.seconds');
+            else if (t === 0x10) L.nanos = r.varint('time.nanos');
+            else r.skip(t & 7, at);
           }
           break;
         }
         case 0x10:
-          L.priority = this.varint();
+          L.priority = r.varint('priority');
           break;
         case 0x22:
-          this.span(L.rule);
+          r.span(L.rule, 'rule');
           break;
         case 0x2a:
-          this.span(L.output);
+          r.span(L.output, 'output');
           break;
         case 0x32: {
-          const end = this.pos + this.varint();
+          const end = r.pos + r.varint('output_fields entry length');
           let ks = 0, ke = 0, vs = 0, ve = 0;
-          while (this.pos < end) {
-            const t = this.varint();
+          while (r.pos < end) {
+            const at = r.pos;
+            const t = r.varint('output_fields entry tag');
             if (t === 0x0a) {
-              this.span(pair);
+              r.span(pair, 'output_fields key');
               ks = pair[0]!;
               ke = pair[1]!;
             } else if (t === 0x12) {
-              this.span(pair);
+              r.span(pair, 'output_fields value');
               vs = pair[0]!;
               ve = pair[1]!;
-            } else this.skip(t & 7);
+            } else r.skip(t & 7, at);
           }
           L.entries.push(ks, ke, vs, ve);
           break;
         }
         case 0x3a:
-          this.span(L.hostname);
+          r.span(L.hostname, 'hostname');
           break;
         case 0x42:
-          this.span(pair);
+          r.span(pair, 'tags');
           L.tags.push(pair[0]!, pair[1]!);
           break;
         case 0x4a:
-          this.span(L.source);
+          r.span(L.source, 'source');
           break;
         case JSON_LITERALS_FIELD * 8:
-          L.literals = this.varint();
+          L.literals = r.varint('json literals');
           break;
         default:
-          this.skip(tag & 7);
+          r.skip(tag & 7, tagAt);
       }
     }
   }

@@ -2,7 +2,7 @@
 // JSON_LITERALS_FIELD in alert.ts), so a JSON writer can print them unquoted, as Falco does.
 
 import { JSON_LITERALS_FIELD } from './alert.js';
-import { Reader } from './publish-request.js';
+import { Reader } from './wire.js';
 
 const OUTPUT_FIELDS = 6;
 

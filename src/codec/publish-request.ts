@@ -1,8 +1,13 @@
-// Reads a PublishRequest without decoding its alerts: the receiver needs the producer, the
-// sequence numbers and each alert's bytes. Alerts stay bytes until a sink wants fields, so a
-// relay or a discarding load-test receiver never pays for decoding.
+// falco.transmit.v1.PublishRequest, both halves of the contract: the sender writes one from alerts
+// already encoded in the ring, without re-encoding them; the receiver reads one without decoding
+// its alerts: it needs the producer, the sequence numbers and each alert's bytes. Alerts stay
+// bytes until a sink wants fields, so a relay or a discarding load-test receiver never pays for
+// decoding.
 
 import { MAX_TIMESTAMP_SECONDS, MIN_TIMESTAMP_SECONDS } from './alert.js';
+import { MalformedMessageError, Reader, varintSize, writeVarint } from './wire.js';
+
+export { MalformedMessageError } from './wire.js';
 
 export interface PublishEnvelope {
   producerId: string;
@@ -11,67 +16,6 @@ export interface PublishEnvelope {
   alerts: Buffer[];
   /** Each alert's priority (falco.schema.priority: 0 EMERGENCY ... 7 DEBUG), read while checking it. */
   priorities: number[];
-}
-
-/** Thrown for bytes that are not a well-formed PublishRequest; the message says what and where. */
-export class MalformedMessageError extends Error {}
-
-/** Reads protobuf wire format from a Buffer, with errors that say what and at which byte. */
-export class Reader {
-  pos = 0;
-  constructor(
-    readonly buf: Buffer,
-    public end: number,
-  ) {}
-
-  varint(what: string): number {
-    let result = 0;
-    let shift = 1;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw new MalformedMessageError(`truncated varint (${what}) at byte ${this.pos}`);
-      const b = this.buf[this.pos++]!;
-      result += (b & 0x7f) * shift;
-      if (b < 0x80) return result; // beyond 2^53 loses precision; no field here needs that
-      shift *= 128;
-    }
-    throw new MalformedMessageError(`varint longer than 10 bytes (${what}) at byte ${this.pos}`);
-  }
-
-  /** Start and end of a length-delimited field's payload. */
-  bytes(what: string): [number, number] {
-    const len = this.varint(`${what} length`);
-    const start = this.pos;
-    if (len > this.end - start) {
-      throw new MalformedMessageError(`${what} at byte ${start} claims ${len} bytes, only ${this.end - start} remain`);
-    }
-    this.pos = start + len;
-    return [start, start + len];
-  }
-
-  /** Skips a field of an unknown number, by its wire type. */
-  skip(wireType: number, tagAt: number): void {
-    switch (wireType) {
-      case 0:
-        this.varint('field');
-        return;
-      case 1:
-        this.advance(8, tagAt);
-        return;
-      case 2:
-        this.bytes('field');
-        return;
-      case 5:
-        this.advance(4, tagAt);
-        return;
-      default:
-        throw new MalformedMessageError(`wire type ${wireType} of the field at byte ${tagAt} is not valid`);
-    }
-  }
-
-  private advance(n: number, tagAt: number): void {
-    if (this.pos + n > this.end) throw new MalformedMessageError(`truncated fixed-width field at byte ${tagAt}`);
-    this.pos += n;
-  }
 }
 
 /** Wire types of falco.outputs.response's fields 1-9 (time, priority, ... source). */
@@ -84,6 +28,8 @@ const RESPONSE_WIRE_TYPES = [-1, 2, 0, 0, 2, 2, 2, 2, 2, 2];
  * only when something is wrong.
  */
 function checkAlert(buf: Buffer, start: number, end: number, index: number): number {
+  const quick = quickCheck(buf, start, end);
+  if (quick >= 0) return quick;
   const r = new Reader(buf, end);
   r.pos = start;
   try {
@@ -107,6 +53,93 @@ function checkAlert(buf: Buffer, start: number, end: number, index: number): num
   } catch (err) {
     throw err instanceof MalformedMessageError ? new MalformedMessageError(`alerts[${index}]: ${err.message}`) : err;
   }
+}
+
+/**
+ * checkAlert()'s checks for the shapes encoders write (tags of one or two bytes, output_fields
+ * entries with one-byte lengths, a time of seconds and nanos), with no Reader, no message text and
+ * no allocation: the priority, or -1 for anything else, which checkAlert() then reads and names
+ * precisely. It accepts nothing that checkAlert() would refuse.
+ */
+function quickCheck(buf: Buffer, start: number, end: number): number {
+  let pos = start;
+  let priority = 0;
+  while (pos < end) {
+    let tag = buf[pos++]!;
+    if (tag >= 0x80) {
+      if (pos >= end) return -1;
+      const high = buf[pos++]!;
+      if (high >= 0x80) return -1;
+      tag = (tag & 0x7f) + high * 128;
+    }
+    const field = tag >>> 3;
+    const wireType = tag & 7;
+    if (field === 0 || (field <= 9 && wireType !== RESPONSE_WIRE_TYPES[field])) return -1;
+    if (wireType === 0) {
+      // The same arithmetic as Reader.varint(), so the priority read is the same.
+      let value = 0;
+      let shift = 1;
+      let b = 0x80;
+      for (let i = 0; b >= 0x80; i++) {
+        if (pos >= end || i === 10) return -1;
+        b = buf[pos++]!;
+        value += (b & 0x7f) * shift;
+        shift *= 128;
+      }
+      if (field === 2) priority = value;
+    } else if (wireType === 2) {
+      if (pos >= end) return -1;
+      let len = buf[pos++]!;
+      if (len >= 0x80) {
+        if (pos >= end) return -1;
+        const b1 = buf[pos++]!;
+        len = (len & 0x7f) + (b1 & 0x7f) * 128;
+        if (b1 >= 0x80) {
+          if (pos >= end) return -1;
+          const b2 = buf[pos++]!;
+          if (b2 >= 0x80) return -1;
+          len += b2 * 16384;
+        }
+      }
+      if (len > end - pos) return -1;
+      const next = pos + len;
+      if (field === 1) {
+        if (!quickTime(buf, pos, next)) return -1;
+      } else if (field === 6) {
+        // 0x0a klen key 0x12 vlen value, one-byte lengths, filling the entry exactly.
+        const kl = buf[pos + 1]!;
+        if (buf[pos] !== 0x0a || kl >= 0x80 || pos + 2 + kl >= next || buf[pos + 2 + kl] !== 0x12) return -1;
+        const vl = buf[pos + 3 + kl]!;
+        if (vl >= 0x80 || pos + 4 + kl + vl !== next) return -1;
+      }
+      pos = next;
+    } else if (wireType === 1 || wireType === 5) {
+      pos += wireType === 1 ? 8 : 4;
+      if (pos > end) return -1;
+    } else {
+      return -1;
+    }
+  }
+  return priority;
+}
+
+/** A time of one-byte tags 0x08 seconds and 0x10 nanos within their ranges, as checkTime() wants it. */
+function quickTime(buf: Buffer, pos: number, end: number): boolean {
+  while (pos < end) {
+    const tag = buf[pos++]!;
+    if (tag !== 0x08 && tag !== 0x10) return false;
+    let value = 0;
+    let shift = 1;
+    let b = 0x80;
+    for (let i = 0; b >= 0x80; i++) {
+      if (pos >= end || i === 10) return false;
+      b = buf[pos++]!;
+      value += (b & 0x7f) * shift;
+      shift *= 128;
+    }
+    if (tag === 0x08 ? value > MAX_SECONDS && value < MIN_SECONDS_UNSIGNED : value > 999_999_999) return false;
+  }
+  return true;
 }
 
 /** Timestamp bounds as unsigned varints read into doubles (negative seconds are 10-byte two's complement). */
@@ -190,7 +223,23 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
         firstSeq = r.varint('first_seq');
         break;
       case 0x1a: {
-        const [s, e] = r.bytes(`alerts[${alerts.length}]`);
+        // One-byte or two-byte lengths that fit are read here; anything else by Reader.bytes(),
+        // whose message names the alert (built only then: this runs for every alert).
+        let s = r.pos;
+        let e = -1;
+        if (s + 1 < buf.length) {
+          const b0 = buf[s]!;
+          const b1 = buf[s + 1]!;
+          if (b0 < 0x80) {
+            s += 1;
+            e = s + b0;
+          } else if (b1 < 0x80) {
+            s += 2;
+            e = s + (b0 & 0x7f) + b1 * 128;
+          }
+        }
+        if (e < 0 || e > buf.length) [s, e] = r.bytes(`alerts[${alerts.length}]`);
+        r.pos = e;
         priorities.push(checkAlert(buf, s, e, alerts.length));
         alerts.push(buf.subarray(s, e));
         break;
@@ -206,4 +255,63 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
   if (producerId === '') throw new MalformedMessageError('producer_id is empty');
   if (alerts.length > 0 && firstSeq < 1) throw new MalformedMessageError('first_seq must be >= 1');
   return { producerId, firstSeq, alerts, priorities };
+}
+
+/**
+ * Writes PublishRequest { producer_id = 1; first_seq = 2; repeated alerts = 3 } from alerts that
+ * are already encoded: each becomes a field-3 entry, copied, never re-encoded. Reused per batch.
+ */
+export class PublishRequestWriter {
+  private readonly producerId: Buffer;
+  private readonly offsets: Int32Array;
+  private readonly lengths: Int32Array;
+  private count = 0;
+  private alertsBytes = 0;
+
+  constructor(producerId: string, maxAlerts: number) {
+    this.producerId = Buffer.from(producerId, 'utf8');
+    this.offsets = new Int32Array(maxAlerts);
+    this.lengths = new Int32Array(maxAlerts);
+  }
+
+  /** Alerts added since the last finish(). */
+  get alerts(): number {
+    return this.count;
+  }
+
+  /** Bytes the alerts added since the last finish() take in the request. */
+  get bytes(): number {
+    return this.alertsBytes;
+  }
+
+  /** Adds the alert at data[offset, offset + length) of the buffer finish() will be given. */
+  add(offset: number, length: number): void {
+    this.offsets[this.count] = offset;
+    this.lengths[this.count] = length;
+    this.alertsBytes += 1 + varintSize(length) + length;
+    this.count++;
+  }
+
+  /** The request, with the alerts added since the last call copied out of `data`. */
+  finish(data: Uint8Array, firstSeq: number): Buffer {
+    const idLen = this.producerId.length;
+    const out = Buffer.allocUnsafe(1 + varintSize(idLen) + idLen + 1 + varintSize(firstSeq) + this.alertsBytes);
+    let pos = 0;
+    out[pos++] = 0x0a;
+    pos = writeVarint(out, pos, idLen);
+    pos += this.producerId.copy(out, pos);
+    out[pos++] = 0x10;
+    pos = writeVarint(out, pos, firstSeq);
+    for (let i = 0; i < this.count; i++) {
+      const offset = this.offsets[i]!;
+      const length = this.lengths[i]!;
+      out[pos++] = 0x1a;
+      pos = writeVarint(out, pos, length);
+      out.set(data.subarray(offset, offset + length), pos);
+      pos += length;
+    }
+    this.count = 0;
+    this.alertsBytes = 0;
+    return out;
+  }
 }

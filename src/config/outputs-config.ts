@@ -18,17 +18,15 @@
 
 import { checkOneOf, checkPositiveInteger, checkString, describe, isHostPort } from './checks.js';
 import type { ConfigDocument } from './load.js';
-import { SYSLOG_FACILITIES } from '../outputs/channels/syslog-format.js';
-import { FALCO_HTTP_CLIENT_CERT, FALCO_HTTP_CLIENT_KEY } from '../outputs/channels/http.js';
+import { SYSLOG_FACILITIES } from '../destinations/channels/syslog/syslog-format.js';
+import { FALCO_HTTP_CLIENT_CERT, FALCO_HTTP_CLIENT_KEY } from '../destinations/channels/http/http.js';
 import { definedOnly, type ConfigSection, type Report } from './section.js';
-import type {
-  FileOutputOptions,
-  FormatOptions,
-  HttpOutputOptions,
-  ProgramOutputOptions,
-  StdoutOutputOptions,
-  SyslogOutputOptions,
-} from '../outputs/types.js';
+import type { FormatOptions } from '../codec/format.js';
+import type { FileOutputOptions } from '../destinations/channels/file/index.js';
+import type { HttpOutputOptions } from '../destinations/channels/http/index.js';
+import type { ProgramOutputOptions } from '../destinations/channels/program/index.js';
+import type { StdoutOutputOptions } from '../destinations/channels/stdout/index.js';
+import type { SyslogOutputOptions } from '../destinations/channels/syslog/index.js';
 
 export interface OutputsConfig {
   /** Every field set. */

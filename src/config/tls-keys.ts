@@ -2,15 +2,9 @@
 // command-line flags they stand for (--tls-ca, --tls-cert, --tls-key, --insecure).
 
 import type { ConfigSection } from './section.js';
+import type { TlsSettings } from '../tls/pem.js';
 
-export interface TlsKeyValues {
-  tlsCa?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  insecure?: boolean;
-}
-
-export function readTlsKeys(section: ConfigSection): TlsKeyValues {
+export function readTlsKeys(section: ConfigSection): TlsSettings {
   return {
     tlsCa: section.filePath('tls_ca'),
     tlsCert: section.filePath('tls_cert'),

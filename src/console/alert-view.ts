@@ -4,7 +4,7 @@
 
 import { decodeAlert } from '../receiver/sinks.js';
 import { formatTime } from '../codec/falco-json.js';
-import { MalformedMessageError, Reader } from '../codec/publish-request.js';
+import { MalformedMessageError, Reader } from '../codec/wire.js';
 
 export interface ConsoleAlert {
   /** The alert's number: the n-th alert this receiver accepted. */

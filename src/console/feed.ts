@@ -87,7 +87,8 @@ export class AlertFeed {
     // Only the newest ringAlerts of the run can stay: older ones would be overwritten at once.
     const cap = this.ring.length;
     for (let i = Math.max(0, alerts.length - cap); i < alerts.length; i++) {
-      this.ring[(this.ringStart + this.ringSize) % cap] = alerts[i];
+      // A copy: the alert is a view into its request, which it would otherwise keep in memory.
+      this.ring[(this.ringStart + this.ringSize) % cap] = Buffer.from(alerts[i]!);
       if (this.ringSize === cap) this.ringStart = (this.ringStart + 1) % cap;
       else this.ringSize++;
     }
@@ -114,7 +115,7 @@ export class AlertFeed {
 
   /** The `get` history after alert `after` (all of it for 0), newest `limit` at most, as page JSON. */
   history(after: number, limit: number): FeedItem[] {
-    const recent = this.view.recentAlerts();
+    const recent = this.view.recentAlerts(limit);
     const first = this.total - recent.length + 1;
     const from = Math.max(0, after - first + 1, recent.length - limit);
     const items: FeedItem[] = [];

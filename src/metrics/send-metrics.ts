@@ -2,7 +2,7 @@
 // name, so one scrape covers gRPC and classic outputs alike) and what `send` read.
 
 import type { Registry } from 'prom-client';
-import type { OutputStats } from '../outputs/output.js';
+import type { OutputStats } from '../host/output.js';
 import type { SendCounters } from '../input/counters.js';
 import { addMirroredCounter, addMirroredGauge, METRIC_PREFIX, oncePerScrape, type Sample } from './registry.js';
 
@@ -15,12 +15,12 @@ export interface NamedStatsSource {
 type PerOutput = ReadonlyArray<readonly [name: string, help: string, pick: (s: OutputStats) => number]>;
 
 const OUTPUT_COUNTERS: PerOutput = [
-  ['alerts_emitted_total', 'Alerts handed to the output (emit() calls): acked + pending + dropped.', (s) => s.emitted],
+  ['alerts_emitted_total', 'Alerts handed to the output (emit() calls): acked + pending + dropped (pending is 0 once closed).', (s) => s.emitted],
   ['alerts_acked_total', 'Alerts the receiver acknowledged (gRPC) or the channel delivered (classic outputs).', (s) => s.acked],
   ['alerts_sent_total', 'Alerts handed to the network or channel, resends included.', (s) => s.sent],
   ['alerts_resent_total', 'gRPC: alerts sent again after a reconnect.', (s) => s.resent],
   ['reconnects_total', 'gRPC reconnects; classic outputs: times the channel went from failing back to working.', (s) => s.reconnects],
-  ['worker_restarts_total', "Times the output's worker thread was restarted after it died.", (s) => s.workerRestarts],
+  ['worker_restarts_total', "Times the output's worker thread died and was replaced (after 8 deaths in a row without progress it is not).", (s) => s.workerRestarts],
 ];
 
 const OUTPUT_GAUGES: PerOutput = [
@@ -42,7 +42,7 @@ export function registerOutputMetrics(registry: Registry, outputs: readonly Name
   }
   addMirroredCounter(registry, {
     name: `${METRIC_PREFIX}alerts_dropped_total`,
-    help: 'Alerts dropped, by reason: full (ring had no room), too_large, invalid, rejected (by the receiver), failed (channel gave up).',
+    help: 'Alerts dropped, by reason: full (ring had no room), too_large, invalid, rejected (by the receiver), failed (channel gave up), unacked_at_close (still unacknowledged when the output closed).',
     labelNames: ['output', 'reason'],
     samples: () =>
       reads.flatMap((o) => Object.entries(o.stats().drops).map(([reason, n]): Sample => [{ output: o.name, reason }, n])),

@@ -23,6 +23,7 @@ const RELEASED = 1; // consumer: end of the last acknowledged record
 const CONSUMER_SLEEPING = 2; // consumer waits on WRITTEN; producer notifies only then
 const CLOSING = 3; // producer asks the worker to finish
 const CONNECTION = 4; // consumer: ConnectionState code
+const PUBLISH_VERSION = 5; // consumer: odd while it publishes ACKED_SEQ and GIVEN_UP together (release())
 /** BigInt64 slots of the header (index into a BigInt64Array over the header). */
 const ACKED_SEQ = 8;
 const SENT = 9;
@@ -95,14 +96,19 @@ abstract class RingView {
     return CONNECTION_STATES[Atomics.load(this.ctl, CONNECTION)] ?? 'idle';
   }
 
-  counters(): { sent: number; resent: number; reconnects: number; givenUp: number } {
+  counters(): { sent: number; resent: number; reconnects: number } {
     return {
       sent: Number(Atomics.load(this.big, SENT)),
       resent: Number(Atomics.load(this.big, RESENT)),
       reconnects: Number(Atomics.load(this.big, RECONNECTS)),
-      givenUp: Number(Atomics.load(this.big, GIVEN_UP)),
     };
   }
+}
+
+/** How far the worker got: records up to ackedSeq are settled, givenUp of them were given up. */
+export interface Settled {
+  ackedSeq: number;
+  givenUp: number;
 }
 
 /** The main thread's side: append records, never block unless asked to. */
@@ -111,11 +117,28 @@ export class RingProducer extends RingView {
   private written: number;
   /** The data area as a Buffer, for writers that encode in place (see reserve()). */
   readonly bytes: Buffer;
+  private lastSettled: Settled;
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
     this.written = Atomics.load(this.ctl, WRITTEN);
     this.bytes = Buffer.from(buffer, HEADER_BYTES, this.capacity);
+    this.lastSettled = { ackedSeq: this.ackedSeq(), givenUp: Number(Atomics.load(this.big, GIVEN_UP)) };
+  }
+
+  /**
+   * ackedSeq and givenUp as one pair. Read one at a time, a worker publishing in between gave
+   * half a pair (stats() showed acked -10 with all 10 given up); a read that overlaps a publish
+   * keeps the last whole pair instead, so it never waits for the worker.
+   */
+  settled(): Settled {
+    const version = Atomics.load(this.ctl, PUBLISH_VERSION);
+    if ((version & 1) === 0) {
+      const ackedSeq = this.ackedSeq();
+      const givenUp = Number(Atomics.load(this.big, GIVEN_UP));
+      if (Atomics.load(this.ctl, PUBLISH_VERSION) === version) this.lastSettled = { ackedSeq, givenUp };
+    }
+    return this.lastSettled;
   }
 
   /** Copies src[0, length) in as one record; false when the ring has no room for it now. */
@@ -209,11 +232,14 @@ export class RingConsumer extends RingView {
   private readPos: number;
   private releasedPos: number;
   private record: RingRecord = { offset: 0, length: 0 };
+  private givenUpToPublish = 0;
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
     this.releasedPos = Atomics.load(this.ctl, RELEASED);
     this.readPos = this.releasedPos;
+    // A worker that died mid-publish left the version odd: close it, or the host keeps its old pair.
+    if (Atomics.load(this.ctl, PUBLISH_VERSION) & 1) Atomics.add(this.ctl, PUBLISH_VERSION, 1);
   }
 
   /** True when records were written that have not been read. */
@@ -252,7 +278,12 @@ export class RingConsumer extends RingView {
     }
     this.releasedPos = pos;
     if (((this.readPos - pos) | 0) < 0) this.readPos = pos;
+    // One version bracket around the pair, so the host reads both new or both old (settled()).
+    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
+    if (this.givenUpToPublish > 0) Atomics.add(this.big, GIVEN_UP, BigInt(this.givenUpToPublish));
+    this.givenUpToPublish = 0;
     Atomics.store(this.big, ACKED_SEQ, BigInt(ackedSeq));
+    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
     Atomics.store(this.ctl, RELEASED, pos);
     Atomics.notify(this.ctl, RELEASED); // a producer blocked in onFull 'block' or exit flush
   }
@@ -305,8 +336,9 @@ export class RingConsumer extends RingView {
     Atomics.store(this.big, HIGHEST_SENT, BigInt(seq));
   }
 
+  /** Counts n of the records the next release() frees as given up; published with that release. */
   addGivenUp(n: number): void {
-    Atomics.add(this.big, GIVEN_UP, BigInt(n));
+    this.givenUpToPublish += n;
   }
 
   private skipPad(pos: number): number {

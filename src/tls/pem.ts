@@ -13,6 +13,17 @@ export function loadPem(value: string | Buffer, what: string): Buffer {
   }
 }
 
+/**
+ * The TLS settings as the CLI's flags, the environment and the config file's keys give them: file
+ * paths named after the flags (--tls-ca, --tls-cert, --tls-key, --insecure).
+ */
+export interface TlsSettings {
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecure?: boolean;
+}
+
 /** TLS files for one side of an mTLS connection. */
 export interface TlsOptions {
   /** CA certificate(s) that the peer's certificate must chain to. */

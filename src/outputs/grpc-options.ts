@@ -1,0 +1,72 @@
+// What createGrpcOutput() accepts, checked and resolved into the sender's plain settings.
+
+import { randomUUID } from 'node:crypto';
+import { loadTls, type TlsOptions } from '../tls/pem.js';
+import type { QueueOptions } from '../host/output.js';
+import { resolveQueue, type ResolvedQueue } from '../host/queue-options.js';
+import { positive as checked } from '../common/check.js';
+import type { SenderConfig } from '../destinations/grpc/config.js';
+
+export interface GrpcOutputOptions extends QueueOptions {
+  /** `host:port` or `unix:///path/to.sock`. */
+  target: string;
+  /** mTLS material (PEM text or file paths). Required for TCP targets unless `insecure`. */
+  tls?: TlsOptions;
+  /** Explicit opt-in to plaintext TCP. */
+  insecure?: boolean;
+  /** Largest batch in bytes. Default 1 MiB. */
+  batchBytes?: number;
+  /** Largest batch in alerts. Default 4096. */
+  batchAlerts?: number;
+  /** How long the worker waits for more alerts before sending a partial batch. Default 2 ms. */
+  lingerMs?: number;
+  /** gRPC keepalive ping interval; 0 disables. Default 30000 ms. */
+  keepaliveMs?: number;
+  /** First reconnect delay. Default 200 ms. */
+  reconnectInitialMs?: number;
+  /** Longest reconnect delay. Default 30000 ms. */
+  reconnectMaxMs?: number;
+  /** Stable id of this transmitter; default a random UUID. Must not be shared by two live transmitters. */
+  producerId?: string;
+  /** Server name to verify in the receiver's certificate, when it differs from the target host. */
+  serverName?: string;
+}
+
+export interface ResolvedOptions {
+  sender: SenderConfig;
+  queue: ResolvedQueue;
+  warnInsecure: boolean;
+}
+
+const positive = (name: string, value: number | undefined, fallback: number, min = 1): number =>
+  checked('createGrpcOutput', name, value, fallback, min);
+
+export function resolveOptions(options: GrpcOutputOptions): ResolvedOptions {
+  const { target } = options;
+  if (typeof target !== 'string' || target === '') {
+    throw new TypeError('createGrpcOutput: target is required ("host:port" or "unix:///path")');
+  }
+  const isUnix = target.startsWith('unix:');
+  if (!isUnix && !options.tls && !options.insecure) {
+    throw new Error(
+      `createGrpcOutput: ${target} is a TCP target: give tls { ca, cert, key } for mTLS, or insecure: true for plaintext`,
+    );
+  }
+  const tls = options.tls ? loadTls(options.tls) : null;
+  return {
+    queue: resolveQueue('createGrpcOutput', options),
+    warnInsecure: !isUnix && !tls,
+    sender: {
+      target,
+      tls,
+      serverName: options.serverName,
+      producerId: options.producerId ?? randomUUID(),
+      batchBytes: positive('batchBytes', options.batchBytes, 1024 * 1024, 1024),
+      batchAlerts: positive('batchAlerts', options.batchAlerts, 4096),
+      lingerMs: positive('lingerMs', options.lingerMs, 2, 0),
+      keepaliveMs: positive('keepaliveMs', options.keepaliveMs, 30_000, 0),
+      reconnectInitialMs: positive('reconnectInitialMs', options.reconnectInitialMs, 200),
+      reconnectMaxMs: positive('reconnectMaxMs', options.reconnectMaxMs, 30_000),
+    },
+  };
+}

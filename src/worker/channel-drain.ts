@@ -1,0 +1,120 @@
+// The worker-side loop of a classic output: reads records from the ring, decodes and formats
+// them, hands each batch to the channel, and frees ring space once the channel has delivered
+// or given up on it. Like the gRPC sender it never blocks its thread: waits are Atomics.waitAsync.
+
+import { parentPort } from 'node:worker_threads';
+import type { RingConsumer } from '../ring/ring.js';
+import type { Channel, ChannelItem, DeliveryReport } from '../destinations/channels/channel.js';
+import { formatterFor, type Formatter } from '../codec/format.js';
+import { response } from '../gen/falco/outputs/outputs.js';
+import type { FormatOptions } from '../codec/format.js';
+import type { WorkerReport } from './contract.js';
+
+/** How long an idle drain sleeps before checking for close on its own. */
+const IDLE_WAIT_MS = 1000;
+/** How often a delivery in progress checks whether the host is closing (to stop retries). */
+const CLOSE_CHECK_MS = 100;
+
+export class ChannelDrain {
+  private readonly format: Formatter;
+  private readonly abort = new AbortController();
+  private acked: number;
+  private failing = false;
+
+  constructor(
+    private readonly ring: RingConsumer,
+    private readonly channel: Channel,
+    format: FormatOptions,
+    private readonly batchAlerts: number,
+  ) {
+    this.format = formatterFor(format);
+    this.acked = ring.ackedSeq(); // a replacement worker resumes after the last delivered alert
+  }
+
+  reopen(): void {
+    this.channel.reopen?.();
+  }
+
+  async run(): Promise<void> {
+    this.ring.setConnectionState('ready');
+    // The host closes only after its flush timed out or completed: retries would outlive it.
+    const closeWatch = setInterval(() => {
+      if (this.ring.closing()) this.abort.abort();
+    }, CLOSE_CHECK_MS);
+    try {
+      for (;;) {
+        const { items, unreadable } = this.readBatch();
+        if (items.length + unreadable.count > 0) {
+          const report = items.length > 0 ? await this.deliver(items) : { delivered: 0, failed: 0 };
+          if (unreadable.count > 0) {
+            report.failed += unreadable.count;
+            report.error = unreadable.error;
+          }
+          this.settle(items.length + unreadable.count, report);
+        } else if (this.ring.closing()) {
+          break;
+        } else {
+          await this.ring.waitForData(IDLE_WAIT_MS);
+        }
+      }
+    } finally {
+      clearInterval(closeWatch);
+      await this.channel.close();
+      this.ring.setConnectionState('closed');
+    }
+  }
+
+  /**
+   * The next records as items. One that cannot be formatted is counted, not delivered: thrown out
+   * of here it would crash the thread, and every replacement would meet the same record again.
+   */
+  private readBatch(): { items: ChannelItem[]; unreadable: { count: number; error?: string } } {
+    const items: ChannelItem[] = [];
+    const unreadable: { count: number; error?: string } = { count: 0 };
+    while (items.length + unreadable.count < this.batchAlerts) {
+      const record = this.ring.read();
+      if (record === null) break;
+      // Formatted in place: the writer reads the shared memory through a Buffer view.
+      const bytes = this.ring.data.subarray(record.offset, record.offset + record.length);
+      try {
+        // A copy for the generated decoder: TextDecoder refuses views of shared memory.
+        items.push({ alert: this.channel.wantsFields ? response.decode(bytes.slice()) : null, line: this.format(bytes) });
+      } catch (err) {
+        unreadable.count++;
+        unreadable.error = `an alert could not be formatted: ${err instanceof Error ? err.message : String(err)}`;
+      }
+    }
+    return { items, unreadable };
+  }
+
+  private async deliver(items: readonly ChannelItem[]): Promise<DeliveryReport> {
+    try {
+      const report = await this.channel.deliver(items, this.abort.signal);
+      if (report.delivered + report.failed !== items.length) {
+        return { delivered: report.delivered, failed: items.length - report.delivered, error: report.error ?? 'the channel lost count of a batch' };
+      }
+      return report;
+    } catch (err) {
+      // The contract says deliver() never rejects; if one does, its batch is failed, not lost.
+      return { delivered: 0, failed: items.length, error: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private settle(count: number, report: DeliveryReport): void {
+    this.acked += count;
+    this.ring.addSent(count);
+    // The give-up count is written last: whoever sees it sees the ring space freed and the state too.
+    this.ring.setConnectionState(report.failed > 0 ? 'backoff' : 'ready');
+    if (report.failed === 0 && this.failing) {
+      this.failing = false;
+      this.ring.addReconnect();
+    }
+    this.ring.release(count, this.acked);
+    if (report.failed > 0) {
+      this.failing = true;
+      const message: WorkerReport = { kind: 'error', error: report.error ?? `${report.failed} alert(s) not delivered` };
+      parentPort?.postMessage(message);
+      this.ring.addGivenUp(report.failed);
+    }
+  }
+}
