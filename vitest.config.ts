@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
 // e2e: everything else, real processes, sockets and workers: `npm run test:e2e`. `npm test`
 // runs both, unit first.
 const UNIT = [
+  'test/alert-log.test.ts',
   'test/architecture.test.ts',
   'test/codec.test.ts',
   'test/config.test.ts',

@@ -11,6 +11,16 @@ import { CLI, numberedAlert, startReceiverProcess, waitFor } from './helpers/har
 import { clientTls, tempDir, writePki } from './helpers/pki.js';
 
 describe('receive --config (child process)', () => {
+  it('refuses a config file over 4 MiB from a pipe too: the read itself stops past the limit', async () => {
+    // A pipe has no size to look at first: the read itself stops past the limit.
+    const child = spawn('bash', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} receive --config <(yes 'priority: debug') --discard --listen unix:///tmp/never.sock`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(err).toMatch(/config file \/dev\/fd\/\d+ is more than 4 MiB; files over 4 MiB are refused/);
+  });
+
   it('listens on the bind_address of a Falco falco.yaml and writes what it receives; env and flags override it', async () => {
     const dir = tempDir('fgo-config-cli-');
     const out = join(dir, 'alerts.jsonl');

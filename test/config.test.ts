@@ -77,20 +77,13 @@ describe('loading a config file', () => {
     expect(() => loadConfigFile(missing)).toThrow(`cannot read config file ${missing}: ENOENT`);
   });
 
-  it('refuses a file over 4 MiB before parsing it, from a regular file and from a pipe alike', async () => {
+  it('refuses a file over 4 MiB before parsing it, before parsing it (a pipe: in test/config-cli.test.ts)', () => {
     // 50 MB of a valid-looking falco.yaml: parsing it would take minutes and gigabytes.
     const big = writeConfig(`rules_file: [${'"/etc/falco/rules.yaml", '.repeat(2_000_000)}"x"]\n`);
     expect(() => loadConfigFile(big)).toThrow(/^config file .*\.yaml is 4\d\.\d MiB; files over 4 MiB are refused/);
     // Just under the limit still loads.
     const fine = writeConfig(`# ${'x'.repeat(4 * 1024 * 1024 - 100)}\npriority: debug\n`);
     expect(readReceiveConfig(loadConfigFile(fine), reports().report)).toEqual({ minPriority: 7 });
-    // A pipe has no size to look at first: the read itself stops past the limit.
-    const child = spawn('bash', ['-c', `node ${JSON.stringify(CLI)} receive --config <(yes 'priority: debug') --discard --listen unix:///tmp/never.sock`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code).toBe(2);
-    expect(err).toMatch(/config file \/dev\/fd\/\d+ is more than 4 MiB; files over 4 MiB are refused/);
   });
 
   it('takes sizes with units wherever it asks for bytes', () => {

@@ -18,6 +18,12 @@ import type { RateLimitedLog } from './rate-limited-log.js';
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4): the first bytes a client sends. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+/**
+ * GOAWAY (last stream 0, PROTOCOL_ERROR): HTTP/2's answer to a bad preface (RFC 9113 §3.4). Sent
+ * rather than a silent reset so that a TLS client on a plaintext listener reads non-TLS bytes and
+ * can say "the receiver does not speak TLS" instead of guessing at a refused certificate.
+ */
+const GOAWAY_PROTOCOL_ERROR = Buffer.from([0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 
 export interface ConnectionLimits {
   /** Connections open at once, over every listener. */
@@ -207,10 +213,11 @@ export class Listeners {
   /** Reads HTTP/2's preface (within the first-frame timeout), puts it back, and hands the connection to grpc-js. */
   private awaitPreface(socket: net.Socket, conn: Connection): void {
     let got: Buffer = Buffer.alloc(0);
-    const close = (kind: string, why: string): void => {
+    const close = (kind: string, why: string, answer?: Buffer): void => {
       this.counts.notHttp2++;
       this.log.say(kind, `falco-grpc-output receive: closed a connection from ${conn.peer} on ${conn.where}: ${why}`);
-      socket.destroy();
+      if (answer) socket.end(answer, () => socket.destroy());
+      else socket.destroy();
     };
     const timer = setTimeout(
       () => close('no-preface', `no HTTP/2 preface within ${this.limits.firstFrameTimeoutMs} ms (--first-frame-timeout)`),
@@ -222,7 +229,8 @@ export class Listeners {
       const n = Math.min(got.length, PREFACE.length);
       if (got.compare(PREFACE, 0, n, 0, n) !== 0) {
         cleanup();
-        close('not-http2', 'it did not open with the HTTP/2 preface (not a gRPC client)');
+        const tlsHello = got[0] === 0x16; // a TLS handshake record: a TLS client on this plaintext listener
+        close('not-http2', tlsHello ? 'it opened with TLS, and this listener is plaintext' : 'it did not open with the HTTP/2 preface (not a gRPC client)', GOAWAY_PROTOCOL_ERROR);
         return;
       }
       if (got.length < PREFACE.length) return;

@@ -66,9 +66,9 @@ class Subscriber {
     });
   }
 
-  /** What it has lost by now: entries the log forgot or beyond its queue, skipped as dropped. */
+  /** What it has lost by now: entries the log forgot (or, for `sub`, beyond its queue), skipped as dropped. */
   private catchUp(): void {
-    const oldest = Math.max(this.log.first, this.log.next - this.queueAlerts);
+    const oldest = this.until === null ? Math.max(this.log.first, this.log.next - this.queueAlerts) : Math.min(this.log.first, this.until);
     if (this.cursor < oldest) {
       this.dropped += oldest - this.cursor;
       this.cursor = oldest;
