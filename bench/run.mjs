@@ -8,6 +8,7 @@
 //   npm run bench -- --scenario outputs    the classic outputs and the fan-out (outputs.mjs), or one
 //                                          of outputs-file, outputs-fanout, outputs-stall
 //   npm run bench -- --scenario emit       emit() against JSON.stringify of the same alerts (emit.mjs)
+//   npm run bench -- --scenario console    the web console under a flood, page open or not (console.mjs)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { renderHtmlReport } from '../dist/src/flood/report-html.js';
 import { EMIT_SCENARIOS, runEmitScenarios } from './emit.mjs';
 import { OUTPUT_GROUP, OUTPUT_SCENARIOS, runOutputScenarios } from './outputs.mjs';
+import { CONSOLE_SCENARIO, runConsoleScenario } from './console.mjs';
 import { fmt, medianRun, mediansOf, runChild } from './runs.mjs';
 
 const PEER_SCRIPT = fileURLToPath(new URL('./peer.mjs', import.meta.url));
@@ -59,8 +61,8 @@ const { values: args } = parseArgs({
 const reps = Number(args.reps);
 const chosen = (args.scenario ?? ['emit', 'max', 'paced', 'stall', 'mix', OUTPUT_GROUP]).flatMap((k) => (k === OUTPUT_GROUP ? Object.keys(OUTPUT_SCENARIOS) : [k]));
 for (const key of chosen) {
-  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && !EMIT_SCENARIOS[key]) {
-    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(EMIT_SCENARIOS), ...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS)].join(', ')}`);
+  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && !EMIT_SCENARIOS[key] && key !== CONSOLE_SCENARIO) {
+    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(EMIT_SCENARIOS), ...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS), CONSOLE_SCENARIO].join(', ')}`);
   }
 }
 
@@ -136,6 +138,11 @@ for (const { peers, ratios: rs } of Object.values(output.scenarios)) {
 }
 Object.assign(output.scenarios, yardstick.scenarios, classic.scenarios);
 lines.push(...classic.lines);
+if (chosen.includes(CONSOLE_SCENARIO)) {
+  const ui = await runConsoleScenario(reps);
+  Object.assign(output.scenarios, ui.scenarios);
+  lines.push(...ui.lines);
+}
 
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}bench.json`, JSON.stringify(output, null, 2));

@@ -34,3 +34,7 @@ export type { response as FalcoAlert } from './gen/falco/outputs/outputs.js';
 export type { TlsOptions } from './tls/pem.js';
 export { createDevPki } from './certs/dev-pki.js';
 export type { DevPki, DevPkiOptions } from './certs/dev-pki.js';
+// The receiver's web console (docs/console.md).
+export { createConsole } from './console/server.js';
+export type { ConsoleOptions, WebConsole } from './console/server.js';
+export type { ReceiverView, AlertListener, SinkState } from './receiver/receiver.js';

@@ -13,6 +13,9 @@ import type { TlsOptions } from '../tls/pem.js';
 import { fillFromConfig, readBooleanEnv } from './config-options.js';
 import { metricsListenOption, serveMetrics } from './metrics-option.js';
 import { registerReceiverMetrics } from '../metrics/receiver-metrics.js';
+import { createConsole } from '../console/server.js';
+import { readTokenFile } from '../console/access.js';
+import { checkConsoleListen } from '../config/console-address.js';
 import { dirname, resolve } from 'node:path';
 import { checkGrpcAddress, checkPositiveInteger, checkPriority, checkSize, isUnixAddress } from '../config/checks.js';
 import { watchReceiver } from './receiver-watch.js';
@@ -90,7 +93,11 @@ export function receiveCommand(): Command {
     .addOption(wholeNumberOption('--max-connections-per-peer <n>', 'connections open at once from one remote address', 'MAX_CONNECTIONS_PER_PEER', RECEIVE_DEFAULTS.maxConnectionsPerPeer))
     .addOption(wholeNumberOption('--handshake-timeout <seconds>', 'a TLS handshake must finish within this', 'HANDSHAKE_TIMEOUT', RECEIVE_DEFAULTS.handshakeTimeout))
     .addOption(wholeNumberOption('--first-frame-timeout <seconds>', "after TLS, a connection's first HTTP/2 frame must arrive within this", 'FIRST_FRAME_TIMEOUT', RECEIVE_DEFAULTS.firstFrameTimeout))
-    .addOption(metricsListenOption());
+    .addOption(metricsListenOption())
+    // The web console (docs/console.md).
+    .addOption(option('--ui-listen <addr>', 'serve the web console at PORT or HOST:PORT (loopback unless a host is given; elsewhere needs TLS and --ui-token-file or --ui-client-certs)', 'UI_LISTEN').argParser(parsedBy(checkConsoleListen)))
+    .addOption(option('--ui-token-file <file>', 'web console: every request must bring the token in this file (open the page as /?token=...)', 'UI_TOKEN_FILE'))
+    .addOption(option('--ui-client-certs', "web console: browsers must present a certificate signed by the receiver's CA (--tls-ca)", 'UI_CLIENT_CERTS'));
   addTlsFlags(cmd, 'server', ENV_PREFIX);
   return cmd.action(async (flags: { controlStdin?: boolean }) => {
     const report: Report = (level, message) => process.stderr.write(`falco-grpc-output receive: ${level}: ${message}\n`);
@@ -122,8 +129,13 @@ export function receiveCommand(): Command {
         firstFrameTimeoutMs: settings.firstFrameTimeout * 1000,
       },
     });
+    const ui = settings.ui
+      ? createConsole({ listen: settings.ui.listen, receiver, tls: settings.tls, token: settings.ui.tokenFile === undefined ? undefined : readTokenFile(settings.ui.tokenFile), clientCerts: settings.ui.clientCerts, addresses: settings.listen })
+      : null;
     // Metrics first: a port already taken stops the receiver before it takes any alert.
     const metrics = settings.metricsListen === undefined ? null : await serveMetrics('receive', settings.metricsListen, (r) => registerReceiverMetrics(r, receiver));
+    // The console before the receiver, for the same reason, and so that it counts every alert.
+    if (ui) process.stderr.write(`falco-grpc-output receive: console on ${await ui.start()}\n`);
     const bound = await receiver.start().catch((err: unknown) => {
       throw new Error(listenErrorText(err));
     });
@@ -143,6 +155,7 @@ export function receiveCommand(): Command {
       try {
         await receiver.close();
         if (metrics) await metrics.close();
+        if (ui) await ui.close();
       } catch (err) {
         process.stderr.write(`falco-grpc-output receive: stopping failed: ${err instanceof Error ? err.message : String(err)}\n`);
         process.exit(1);

@@ -10,6 +10,7 @@ import type { ConfigDocument } from './load.js';
 import { ConfigError, definedOnly, type Report } from './section.js';
 import { readTlsKeys } from './tls-keys.js';
 import type { TlsOptions, TlsSettings } from '../tls/pem.js';
+import { checkConsoleListen, consoleAccessProblem, parseConsoleAddress } from './console-address.js';
 
 /** Falco's grpc.bind_address when grpc.enabled is true and the address is not given. */
 export const FALCO_GRPC_BIND_ADDRESS = '0.0.0.0:5060';
@@ -60,6 +61,10 @@ export interface ReceiveOptionValues extends TlsSettings {
   maxConnectionsPerPeer?: number;
   handshakeTimeout?: number;
   firstFrameTimeout?: number;
+  /** Web console (docs/console.md): address, token file, client certificates required. */
+  uiListen?: string;
+  uiTokenFile?: string;
+  uiClientCerts?: boolean;
   /** File only (grpc_output.enabled): serve Falco's subscription API (falco.outputs.service). */
   subscriptions?: boolean;
   /** File only: grpc.bind_address when enabled and TCP; while it is listened on, Falco's TLS files fill what is not given. */
@@ -98,6 +103,14 @@ export interface ReceiveSettings {
   handshakeTimeout: number;
   /** Seconds until a connection's first HTTP/2 frame. */
   firstFrameTimeout: number;
+  /** The web console, if asked for; its access already checked (loopback, or TLS and a token or client certificates). */
+  ui?: UiSettings;
+}
+
+export interface UiSettings {
+  listen: string;
+  tokenFile?: string;
+  clientCerts: boolean;
 }
 
 /** Reads grpc:, grpc_output:, priority and falco_grpc_output.receive from a config file. */
@@ -140,6 +153,9 @@ export function readReceiveConfig(config: ConfigDocument, report: Report): Recei
     maxConnectionsPerPeer: receive.value('max_connections_per_peer', checkPositiveInteger),
     handshakeTimeout: receive.value('handshake_timeout', checkPositiveInteger),
     firstFrameTimeout: receive.value('first_frame_timeout', checkPositiveInteger),
+    uiListen: receive.value('ui_listen', checkConsoleListen),
+    uiTokenFile: receive.filePath('ui_token_file'),
+    uiClientCerts: receive.boolean('ui_client_certs'),
   };
   receive.finish('error', report);
 
@@ -203,6 +219,7 @@ export function resolveReceiveSettings(values: ReceiveOptionValues): ReceiveSett
     listen,
     tls,
     insecure,
+    ui: resolveUi(values, tls !== undefined),
     outputFile: values.outputFile,
     discard: values.discard ?? false,
     maxMessageBytes: values.maxMessageBytes ?? RECEIVE_DEFAULTS.maxMessageBytes,
@@ -219,4 +236,17 @@ export function resolveReceiveSettings(values: ReceiveOptionValues): ReceiveSett
     handshakeTimeout: values.handshakeTimeout ?? RECEIVE_DEFAULTS.handshakeTimeout,
     firstFrameTimeout: values.firstFrameTimeout ?? RECEIVE_DEFAULTS.firstFrameTimeout,
   };
+}
+
+/** The console's settings, refused here (before anything listens) when its address would be open to others. */
+function resolveUi(values: ReceiveOptionValues, tls: boolean): UiSettings | undefined {
+  if (values.uiListen === undefined) {
+    const orphan = values.uiTokenFile !== undefined ? '--ui-token-file' : values.uiClientCerts ? '--ui-client-certs' : null;
+    if (orphan) throw new ConfigError(`${orphan} is for the web console: give --ui-listen (or falco_grpc_output.receive.ui_listen) too`);
+    return undefined;
+  }
+  const clientCerts = values.uiClientCerts ?? false;
+  const problem = consoleAccessProblem(parseConsoleAddress(values.uiListen), { tls, token: values.uiTokenFile !== undefined, clientCerts }, `--ui-listen ${values.uiListen}`);
+  if (problem) throw new ConfigError(problem);
+  return { listen: values.uiListen, tokenFile: values.uiTokenFile, clientCerts };
 }

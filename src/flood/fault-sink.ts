@@ -1,7 +1,7 @@
 // Receiver fault modes for load tests: wraps a sink so acks can be held back (stall) or
 // delayed (slow). A stalled sink makes the receiver stop reading, as a hung receiver would.
 
-import type { AlertRun, Sink } from '../receiver/sinks.js';
+import type { AlertRun, Sink, SinkStatus } from '../receiver/sinks.js';
 
 export class FaultSink implements Sink {
   private gate: Promise<void> | null = null;
@@ -31,6 +31,10 @@ export class FaultSink implements Sink {
     while (this.gate) await this.gate;
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     await this.inner.write(run);
+  }
+
+  status(): SinkStatus {
+    return { ...(this.inner.status?.() ?? { kind: 'sink' }), stalled: this.gate !== null, slowMs: this.delayMs };
   }
 
   close(): Promise<void> {

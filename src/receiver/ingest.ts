@@ -6,7 +6,7 @@
 import type { PublishEnvelope } from '../codec/publish-request.js';
 import { errorText } from '../common/errors.js';
 import type { LogFn } from '../common/log.js';
-import { ProducerTable, type ProducerState } from './producers.js';
+import { ProducerTable, type ProducerState, type ProducerStats } from './producers.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import type { AlertRun, Sink } from './sinks.js';
 
@@ -65,6 +65,13 @@ interface Handed {
 
 const noop = (): void => {};
 
+/**
+ * Told each run the sink made durable, in order, with the alerts passed on (the ones `get` and
+ * subscribers see). The buffers are views into their request: copy what must outlive the call.
+ * Runs on the receiver's event loop: keep it cheap.
+ */
+export type AlertListener = (alerts: readonly Buffer[]) => void;
+
 export class Ingest {
   private readonly producers: ProducerTable;
   private readonly sink: Sink;
@@ -76,6 +83,10 @@ export class Ingest {
   readonly counts: IngestCounts = { accepted: 0, filtered: 0, duplicates: 0, gaps: 0, sinkFailures: 0 };
   /** Why the sink's last write failed, until one succeeds again. */
   sinkError: string | null = null;
+  /** When and why the sink last refused a run (kept after it recovers). */
+  lastSinkFailure: { atMs: number; message: string } | null = null;
+  /** Readers of every durable run (the web console); with none, a run costs one size check. */
+  private readonly listeners = new Set<AlertListener>();
 
   constructor(options: IngestOptions) {
     this.sink = options.sink;
@@ -98,8 +109,19 @@ export class Ingest {
   }
 
   /** An open stream publishes for this producer: its state is kept until unpin(). */
-  pin(producerId: string): void {
-    this.producers.pin(producerId);
+  pin(producerId: string, peer?: string): void {
+    this.producers.pin(producerId, peer);
+  }
+
+  /** Producers known, most recently seen first, at most `limit`. */
+  producerStats(limit: number): ProducerStats[] {
+    return this.producers.snapshot(limit);
+  }
+
+  /** Adds a listener of durable runs; returns the function that removes it. */
+  onAlerts(listener: AlertListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
   }
 
   unpin(producerId: string): void {
@@ -149,12 +171,14 @@ export class Ingest {
     if (firstSeq > p.handedThrough + 1) {
       const gap = firstSeq - p.handedThrough - 1;
       this.counts.gaps += gap;
+      p.counts.gaps += gap;
       this.log(`falco-grpc-output receive: producer ${request.producerId} skipped ${gap} sequence number(s) before #${firstSeq}`);
       p.handedThrough = p.ackedThrough = firstSeq - 1;
     }
     const lastSeq = firstSeq + alerts.length - 1;
     const skip = Math.min(alerts.length, Math.max(0, p.handedThrough + 1 - firstSeq));
     this.counts.duplicates += skip;
+    p.counts.duplicates += skip;
     p.mustResume = false;
     const epoch = p.epoch;
     if (skip === alerts.length) {
@@ -163,6 +187,7 @@ export class Ingest {
     }
     const run = this.runOf(request, skip, lastSeq);
     this.counts.filtered += run.filtered;
+    p.counts.filtered += run.filtered;
     p.handedThrough = lastSeq;
     let written: void | Promise<void>;
     try {
@@ -179,6 +204,7 @@ export class Ingest {
         () => {
           if (epoch === p.epoch) p.ackedThrough = Math.max(p.ackedThrough, lastSeq);
           this.counts.accepted += run.alerts.length;
+          p.counts.accepted += run.alerts.length;
           if (run.alerts.length > 0) {
             if (this.sinkError !== null) this.sinkRecovered();
             this.follow(run);
@@ -232,6 +258,7 @@ export class Ingest {
   private sinkFailed(err: unknown): void {
     this.counts.sinkFailures++;
     const reason = errorText(err);
+    this.lastSinkFailure = { atMs: Date.now(), message: reason };
     if (this.sinkError !== reason) {
       this.sinkError = reason;
       this.sinkState?.(reason);
@@ -244,11 +271,23 @@ export class Ingest {
   }
 
   private follow(run: Run): void {
+    if (this.listeners.size > 0) this.notify(run.alerts);
     for (const follower of this.followers) {
       try {
         void Promise.resolve(follower.write(run)).catch((err: unknown) => this.log(`falco-grpc-output receive: follower failed: ${String(err)}`));
       } catch (err) {
         this.log(`falco-grpc-output receive: follower failed: ${String(err)}`);
+      }
+    }
+  }
+
+  /** A listener that throws must not turn a durable run into a refused one. */
+  private notify(alerts: readonly Buffer[]): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(alerts);
+      } catch (err) {
+        this.log(`falco-grpc-output receive: an alert listener failed: ${errorText(err)}`);
       }
     }
   }

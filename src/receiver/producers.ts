@@ -29,6 +29,31 @@ export interface ProducerState {
   /** Wakes the hand-off waiting for room in the window. */
   wake: (() => void) | null;
   lastSeen: number;
+  /** This producer's counts, for the web console (kept per run, never per alert). */
+  readonly counts: ProducerCounts;
+  /** The address of the latest stream that published for it. */
+  peer: string;
+}
+
+/** Per-producer counts: alerts made durable, resends skipped, sequence numbers missing, alerts filtered. */
+export interface ProducerCounts {
+  accepted: number;
+  duplicates: number;
+  gaps: number;
+  filtered: number;
+}
+
+/** One producer as the console shows it. */
+export interface ProducerStats extends ProducerCounts {
+  id: string;
+  /** Publish streams publishing for this producer now (0: disconnected). */
+  streams: number;
+  /** The address its latest stream came from. */
+  peer: string;
+  /** Highest sequence number acknowledged (durable, skipped or filtered); -1 before the first. */
+  handledThrough: number;
+  /** Epoch milliseconds of its latest request. */
+  lastSeenMs: number;
 }
 
 /** Idle producers are forgotten after this long, so the table stays small when the fleet shrinks. */
@@ -76,8 +101,8 @@ export class ProducerTable {
     return state;
   }
 
-  /** An open stream publishes for this producer: it is not forgotten until unpin(). */
-  pin(producerId: string): void {
+  /** An open stream (from `peer`) publishes for this producer: it is not forgotten until unpin(). */
+  pin(producerId: string, peer = ''): void {
     let state = this.active.get(producerId);
     if (!state) {
       state = this.idle.get(producerId) ?? this.create(Date.now());
@@ -85,6 +110,13 @@ export class ProducerTable {
       this.active.set(producerId, state);
     }
     state.pins++;
+    if (peer !== '') state.peer = peer;
+  }
+
+  /** Producers known, most recently seen first (at most `limit`): a read for the console; it sorts, eviction never does. */
+  snapshot(limit: number): ProducerStats[] {
+    const all = [...this.active, ...this.idle].sort((a, b) => b[1].lastSeen - a[1].lastSeen).slice(0, limit);
+    return all.map(([id, s]) => ({ id, streams: s.pins, peer: s.peer, handledThrough: s.ackedThrough, lastSeenMs: s.lastSeen, ...s.counts }));
   }
 
   unpin(producerId: string): void {
@@ -109,6 +141,8 @@ export class ProducerTable {
       inFlight: 0,
       wake: null,
       lastSeen: now,
+      counts: { accepted: 0, duplicates: 0, gaps: 0, filtered: 0 },
+      peer: '',
       pins: 0,
     };
   }

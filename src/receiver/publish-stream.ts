@@ -125,7 +125,7 @@ export class PublishStream {
     this.lastProducer = producerId;
     if (this.pinned.length >= MAX_PINNED || this.pinned.includes(producerId)) return;
     this.pinned.push(producerId);
-    this.ctx.ingest.pin(producerId);
+    this.ctx.ingest.pin(producerId, this.peer);
   }
 
   private reject(details: string): void {

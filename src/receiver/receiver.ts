@@ -6,8 +6,10 @@
 
 import type { TlsOptions } from '../tls/pem.js';
 import type { LogFn } from '../common/log.js';
-import type { Sink } from './sinks.js';
+import type { Sink, SinkStatus } from './sinks.js';
 import type { SubscriberStats, SubscriptionOptions } from './subscriptions.js';
+import type { ProducerStats } from './producers.js';
+import type { AlertListener } from './ingest.js';
 import type { ConnectionLimits } from './listeners.js';
 import { ReceiverServer } from './server.js';
 
@@ -87,14 +89,42 @@ export interface ReceiverStats {
   refusedSubscribers: number;
 }
 
-export interface Receiver {
+export interface Receiver extends ReceiverView {
   /** Binds every listener; resolves with the bound addresses (a `:0` port resolved). */
   start(): Promise<string[]>;
   /** Stops accepting, finishes and acks what is in hand, flushes the sink. Idempotent. */
   close(): Promise<void>;
+}
+
+// --- read-only view, for the web console (src/console) and metrics -------------------------
+
+export type { AlertListener } from './ingest.js';
+export type { ProducerStats } from './producers.js';
+export type { SinkStatus } from './sinks.js';
+
+/** The sink as the console shows it: the sink's own status, and how often it refused a run. */
+export interface SinkState {
+  sink: SinkStatus;
+  /** Runs the sink refused (their producers resend them). */
+  failures: number;
+  lastFailure?: { atMs: number; message: string };
+}
+
+/** What a receiver lets a reader see without changing anything. */
+export interface ReceiverView {
   stats(): ReceiverStats;
   /** Each current subscriber's own counts (peer, queued, sent, dropped). */
   subscriberStats(): SubscriberStats[];
+  /** Producers remembered (at most `limit`, most recently seen first). */
+  producerStats(limit?: number): ProducerStats[];
+  /**
+   * Copies of the newest alerts kept for `get` (at most `limit`), oldest first; the last one is
+   * the stats().accepted-th alert. Empty without the subscription API.
+   */
+  recentAlerts(limit?: number): Buffer[];
+  sinkState(): SinkState;
+  /** Adds a listener of each durable run; returns the function that removes it. With none, alerts cost nothing extra. */
+  onAlerts(listener: AlertListener): () => void;
 }
 
 export function createReceiver(options: ReceiverOptions): Receiver {

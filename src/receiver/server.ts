@@ -19,7 +19,10 @@ import { RateLimitedLog } from './rate-limited-log.js';
 import { Listeners, type ConnectionLimits } from './listeners.js';
 import { defaultMaxConnections } from './fd-limit.js';
 import { SubscriptionHub, type SubscriberStats } from './subscriptions.js';
-import type { Receiver, ReceiverOptions, ReceiverStats } from './receiver.js';
+import type { AlertListener } from './ingest.js';
+import type { ProducerStats } from './producers.js';
+import type { Sink, SinkStatus } from './sinks.js';
+import type { Receiver, ReceiverOptions, ReceiverStats, SinkState } from './receiver.js';
 
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
 const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.proto', 'falco/version/version.proto'];
@@ -46,6 +49,7 @@ export class ReceiverServer implements Receiver {
   private stopping = false;
   private readonly widened = new WeakSet<Http2Session>();
   private readonly hub: SubscriptionHub;
+  private readonly sink: Sink;
   private warnedNoSession = false;
   private closed: Promise<void> | null = null;
   private readonly streamContext: StreamContext;
@@ -64,12 +68,13 @@ export class ReceiverServer implements Receiver {
       throw new RangeError(`createReceiver: maxProducers must be a whole number >= 1, got ${String(opts.maxProducers)}`);
     }
     this.hub = new SubscriptionHub({ log: (line) => this.logLimited.say('subscriber-refused', line), ...(opts.subscriptions || {}) });
+    this.sink = opts.sink ?? new JsonLinesSink();
     this.ingest = new Ingest({
-      sink: opts.sink ?? new JsonLinesSink(),
+      sink: this.sink,
       followers: opts.subscriptions === false ? [] : [this.hub],
       minPriority: resolveMinPriority(opts.minPriority),
       log: this.log,
-      sinkState: (error) => this.sinkState(error),
+      sinkState: (error) => this.sinkChanged(error),
       maxProducers: opts.maxProducers,
     });
     this.streamContext = {
@@ -161,7 +166,7 @@ export class ReceiverServer implements Receiver {
    * A failing sink is reported once per change (rate-limited should it flap) and turns health
    * NOT_SERVING: nothing is acked until a write succeeds again.
    */
-  private sinkState(error: string | null): void {
+  private sinkChanged(error: string | null): void {
     if (this.stopping) return;
     const status = error === null ? 'SERVING' : 'NOT_SERVING';
     this.health.setStatus('', status);
@@ -211,6 +216,29 @@ export class ReceiverServer implements Receiver {
 
   subscriberStats(): SubscriberStats[] {
     return this.hub.subscriberStats();
+  }
+
+  producerStats(limit = 1000): ProducerStats[] {
+    return this.ingest.producerStats(limit);
+  }
+
+  recentAlerts(limit?: number): Buffer[] {
+    return this.opts.subscriptions === false ? [] : this.hub.recent(limit);
+  }
+
+  sinkState(): SinkState {
+    let sink: SinkStatus;
+    try {
+      sink = this.sink.status?.() ?? { kind: 'custom' };
+    } catch (err) {
+      sink = { kind: 'custom', statusFailed: String(err) }; // a reader must not fail with it
+    }
+    const last = this.ingest.lastSinkFailure;
+    return { sink, failures: this.ingest.counts.sinkFailures, ...(last ? { lastFailure: { ...last } } : {}) };
+  }
+
+  onAlerts(listener: AlertListener): () => void {
+    return this.ingest.onAlerts(listener);
   }
 
   stats(): ReceiverStats {

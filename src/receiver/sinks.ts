@@ -51,6 +51,14 @@ export interface Sink {
   readonly window?: number;
   /** Flush and release; called once when the receiver stops. */
   close?(): Promise<void>;
+  /** What the sink is and how it fares, for the web console (a JetStream sink: its stream's state). */
+  status?(): SinkStatus;
+}
+
+/** A sink's own description: `kind` and whatever else it can tell, as plain values. */
+export interface SinkStatus {
+  kind: string;
+  [detail: string]: string | number | boolean;
 }
 
 /**
@@ -86,6 +94,11 @@ export class JsonLinesSink implements Sink {
     const stream = createWriteStream(file, { flags: 'a' });
     stream.on('error', this.onError);
     return stream;
+  }
+
+  status(): SinkStatus {
+    const target = this.file ?? (this.stream === process.stdout ? 'stdout' : 'stream');
+    return { kind: 'Falco JSON lines', target, bufferedBytes: this.stream.writableLength, ...(this.failed ? { error: this.failed.message } : {}) };
   }
 
   write(run: AlertRun): Promise<void> {
@@ -136,5 +149,9 @@ export class DiscardSink implements Sink {
   count = 0;
   write(run: AlertRun): void {
     this.count += run.alerts.length;
+  }
+
+  status(): SinkStatus {
+    return { kind: 'discard', discarded: this.count };
   }
 }

@@ -194,6 +194,14 @@ export class SubscriptionHub implements Sink {
     return { subscribers: this.subscribers.size, subscriberDrops: drops, refusedSubscribers: this.refused };
   }
 
+  /** Copies of the newest `limit` alerts `get` would send now, oldest first; the last one is the latest accepted. */
+  recent(limit = this.historyAlerts): Buffer[] {
+    const out: Buffer[] = [];
+    const from = Math.max(this.log.first, this.log.next - Math.min(limit, this.historyAlerts));
+    for (let i = from; i < this.log.next; i++) out.push(this.log.copyOf(i));
+    return out;
+  }
+
   /** Each current subscriber's own counts. */
   subscriberStats(): SubscriberStats[] {
     return [...this.subscribers].map((s) => s.stats());
