@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { PublishRequest } from '../dist/src/gen/falco/transmit/v1/transmit.js';
 import { response } from '../dist/src/gen/falco/outputs/outputs.js';
-import { readPublishRequest, MalformedMessageError, PublishRequestWriter } from '../dist/src/codec/publish-request.js';
+import { readPublishRequest, MalformedMessageError } from '../dist/src/codec/publish-request.js';
 
 const alert = (rule: string) => ({
   time: { seconds: 1764219600n, nanos: 970 },
@@ -87,33 +87,6 @@ describe('readPublishRequest', () => {
       expect(env.alerts.length, what).toBe(1);
       expect(env.alerts[0]!.equals(bytes), what).toBe(true);
       expect(env.priorities[0], what).toBe(response.decode(bytes).priority);
-    }
-  });
-
-  it('PublishRequestWriter: alerts a few bytes apart (as in the ring) make the same request as alerts anywhere', () => {
-    // Runs of nearby alerts are copied in one piece, the bytes between them overwritten with the
-    // next tag and a padded length: what every reader must see is the same alerts.
-    const bodies = [1, 120, 127, 128, 630, 16_383, 16_384, 20_000].map((n, i) =>
-      Buffer.from(response.encode({ ...alert(`rule ${i}`), output: 'o'.repeat(n) }).finish()),
-    );
-    for (const gap of [0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 40]) {
-      const data = Buffer.alloc(200_000, 0xee);
-      const writer = new PublishRequestWriter('producer-1', 64);
-      let at = 3;
-      for (const body of bodies) {
-        body.copy(data, at);
-        writer.add(at, body.length);
-        at += body.length + gap;
-      }
-      const size = writer.size(42);
-      const request = writer.finish(data, 42, Buffer.alloc(size + 10));
-      expect(request.length, `gap ${gap}`).toBe(size);
-      const generated = PublishRequest.decode(request);
-      expect(generated.firstSeq).toBe(42n);
-      expect(generated.alerts, `gap ${gap}`).toEqual(bodies.map((b) => response.decode(b)));
-      const env = readPublishRequest(request);
-      expect(env.alerts.map((a, i) => a.equals(bodies[i]!)), `gap ${gap}`).toEqual(bodies.map(() => true));
-      expect(env.firstSeq).toBe(42);
     }
   });
 

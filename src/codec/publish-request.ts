@@ -223,20 +223,19 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
         firstSeq = r.varint('first_seq');
         break;
       case 0x1a: {
-        // The length is read here, as Reader.varint() reads it (the sender pads it to fill the
-        // ring's gap between records); a bad one by Reader.bytes(), whose message names the
-        // alert (built only then: this runs for every alert).
+        // One-byte or two-byte lengths that fit are read here; anything else by Reader.bytes(),
+        // whose message names the alert (built only then: this runs for every alert).
         let s = r.pos;
         let e = -1;
-        let len = 0;
-        let shift = 1;
-        for (let i = 0; i < 10 && s < buf.length; i++) {
-          const b = buf[s++]!;
-          len += (b & 0x7f) * shift;
-          shift *= 128;
-          if (b < 0x80) {
-            e = s + len;
-            break;
+        if (s + 1 < buf.length) {
+          const b0 = buf[s]!;
+          const b1 = buf[s + 1]!;
+          if (b0 < 0x80) {
+            s += 1;
+            e = s + b0;
+          } else if (b1 < 0x80) {
+            s += 2;
+            e = s + (b0 & 0x7f) + b1 * 128;
           }
         }
         if (e < 0 || e > buf.length) [s, e] = r.bytes(`alerts[${alerts.length}]`);
@@ -261,19 +260,11 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
 /**
  * Writes PublishRequest { producer_id = 1; first_seq = 2; repeated alerts = 3 } from alerts that
  * are already encoded: each becomes a field-3 entry, copied, never re-encoded. Reused per batch.
- *
- * Alerts that lie a few bytes apart in `data` (the ring keeps a 4-byte length and up to 3 bytes
- * of padding between records) are copied as one piece, the bytes between them overwritten with
- * the next entry's tag and its length as a varint padded to fill them (protobuf readers take
- * varints of up to 10 bytes): one copy per run of records instead of one per alert, which was a
- * third of the sender's time.
  */
 export class PublishRequestWriter {
   private readonly producerId: Buffer;
   private readonly offsets: Int32Array;
   private readonly lengths: Int32Array;
-  /** 1 where an alert follows the previous one in `data` closely enough to be copied with it. */
-  private readonly joined: Uint8Array;
   private count = 0;
   private alertsBytes = 0;
 
@@ -281,7 +272,6 @@ export class PublishRequestWriter {
     this.producerId = Buffer.from(producerId, 'utf8');
     this.offsets = new Int32Array(maxAlerts);
     this.lengths = new Int32Array(maxAlerts);
-    this.joined = new Uint8Array(maxAlerts);
   }
 
   /** Alerts added since the last finish(). */
@@ -296,66 +286,32 @@ export class PublishRequestWriter {
 
   /** Adds the alert at data[offset, offset + length) of the buffer finish() will be given. */
   add(offset: number, length: number): void {
-    const i = this.count;
-    const gap = i > 0 ? offset - this.offsets[i - 1]! - this.lengths[i - 1]! : -1;
-    // The gap holds the tag and the length: a varint of 1 to 10 bytes, at least its own size.
-    const joined = gap >= 2 && gap <= 11 && varintSize(length) <= gap - 1;
-    this.joined[i] = joined ? 1 : 0;
-    this.offsets[i] = offset;
-    this.lengths[i] = length;
-    this.alertsBytes += (joined ? gap : 1 + varintSize(length)) + length;
+    this.offsets[this.count] = offset;
+    this.lengths[this.count] = length;
+    this.alertsBytes += 1 + varintSize(length) + length;
     this.count++;
   }
 
-  /** Bytes the request of the alerts added so far takes, starting at `firstSeq`. */
-  size(firstSeq: number): number {
+  /** The request, with the alerts added since the last call copied out of `data`. */
+  finish(data: Uint8Array, firstSeq: number): Buffer {
     const idLen = this.producerId.length;
-    return 1 + varintSize(idLen) + idLen + 1 + varintSize(firstSeq) + this.alertsBytes;
-  }
-
-  /**
-   * The request, with the alerts added since the last call copied out of `data`: written at the
-   * start of `into` when given (at least size() bytes) and returned as a view of it, else into a
-   * new Buffer.
-   */
-  finish(data: Uint8Array, firstSeq: number, into?: Buffer): Buffer {
-    const idLen = this.producerId.length;
-    const size = this.size(firstSeq);
-    const out = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
-    const { offsets, lengths, joined, count } = this;
+    const out = Buffer.allocUnsafe(1 + varintSize(idLen) + idLen + 1 + varintSize(firstSeq) + this.alertsBytes);
     let pos = 0;
     out[pos++] = 0x0a;
     pos = writeVarint(out, pos, idLen);
     pos += this.producerId.copy(out, pos);
     out[pos++] = 0x10;
     pos = writeVarint(out, pos, firstSeq);
-    for (let i = 0; i < count; ) {
-      let j = i + 1;
-      while (j < count && joined[j] === 1) j++;
+    for (let i = 0; i < this.count; i++) {
+      const offset = this.offsets[i]!;
+      const length = this.lengths[i]!;
       out[pos++] = 0x1a;
-      pos = writeVarint(out, pos, lengths[i]!);
-      const from = offsets[i]!;
-      const to = offsets[j - 1]! + lengths[j - 1]!;
-      out.set(data.subarray(from, to), pos);
-      for (let k = i + 1; k < j; k++) {
-        const at = pos + offsets[k - 1]! + lengths[k - 1]! - from; // where the gap before alert k starts
-        out[at] = 0x1a;
-        writePaddedVarint(out, at + 1, offsets[k]! - offsets[k - 1]! - lengths[k - 1]! - 1, lengths[k]!);
-      }
-      pos += to - from;
-      i = j;
+      pos = writeVarint(out, pos, length);
+      out.set(data.subarray(offset, offset + length), pos);
+      pos += length;
     }
     this.count = 0;
     this.alertsBytes = 0;
     return out;
   }
-}
-
-/** `value` as a varint of exactly `size` bytes (at least its own), the extra ones zero groups. */
-function writePaddedVarint(out: Uint8Array, pos: number, size: number, value: number): void {
-  for (let i = 0; i < size - 1; i++) {
-    out[pos + i] = (value & 0x7f) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  out[pos + size - 1] = value;
 }

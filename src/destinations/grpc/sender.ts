@@ -15,8 +15,6 @@ const PUBLISH_PATH = '/falco.transmit.v1.Transmitter/Publish';
 const POLL_BEFORE_SLEEP_MS = 50;
 /** How long a closing worker waits for the receiver to end the stream. */
 const CLOSE_GRACE_MS = 1000;
-/** Request buffers kept for reuse: a fresh 1 MiB Buffer per batch is page faults and GC work for the worker. */
-const POOLED_REQUESTS = 4;
 
 /** Status codes that mean "this batch can never be accepted", not "try again later". */
 const REFUSED = new Set([grpc.status.RESOURCE_EXHAUSTED, grpc.status.INVALID_ARGUMENT]);
@@ -59,9 +57,6 @@ export function channelOptions(cfg: SenderConfig): grpc.ChannelOptions {
     'grpc.initial_reconnect_backoff_ms': cfg.reconnectInitialMs,
     'grpc.max_reconnect_backoff_ms': cfg.reconnectMaxMs,
     'grpc.max_send_message_length': -1,
-    // The sender resends from the ring itself after a reconnect; grpc-js's own retry layer
-    // (its buffer accounting and throttling on every write) has nothing to add.
-    'grpc.enable_retries': 0,
   };
   if (cfg.keepaliveMs > 0) {
     options['grpc.keepalive_time_ms'] = cfg.keepaliveMs;
@@ -99,8 +94,6 @@ export class Sender {
   private isolateThrough = 0;
   /** Why connections fail, found by a probe (./diagnose.ts); kept until a stream comes up. */
   private cause: { for: string; text: string | null } | null = null;
-  /** Request buffers, each free again once the receiver acked the last alert written in it. */
-  private readonly pool: Array<{ bytes: Buffer; lastSeq: number }> = [];
 
   constructor(
     private readonly ring: RingConsumer,
@@ -327,23 +320,6 @@ export class Sender {
     }
     const firstSeq = this.nextSeq;
     this.nextSeq += request.alerts;
-    return request.finish(this.ring.data, firstSeq, this.bufferFor(request.size(firstSeq), this.nextSeq - 1));
-  }
-
-  /**
-   * A buffer for a request of `size` bytes whose last alert is `lastSeq`. grpc-js reads a
-   * request's bytes (queued, then framed) until it is sent; the receiver's ack of its last alert
-   * proves it was, so from then on the buffer can be written again.
-   */
-  private bufferFor(size: number, lastSeq: number): Buffer {
-    for (const pooled of this.pool) {
-      if (pooled.lastSeq <= this.ackedSeq && pooled.bytes.length >= size) {
-        pooled.lastSeq = lastSeq;
-        return pooled.bytes;
-      }
-    }
-    const bytes = Buffer.allocUnsafeSlow(Math.max(size, this.cfg.batchBytes + 64 * 1024));
-    if (this.pool.length < POOLED_REQUESTS) this.pool.push({ bytes, lastSeq });
-    return bytes;
+    return request.finish(this.ring.data, firstSeq);
   }
 }
