@@ -9,6 +9,7 @@ import { createRingBuffer, RingProducer } from '../ring/ring.js';
 import type { DropCounts, FlushResult, Output, OutputStats } from './output.js';
 import type { ResolvedQueue } from './queue-options.js';
 import type { OutputWorkerData, OutputWorkerTask, WorkerReport } from '../worker/contract.js';
+import { SpoolAccount } from './spool-account.js';
 
 const WORKER_FILE = new URL('../worker/output-worker.js', import.meta.url).href;
 /** The least time close() gives the worker to end its stream, even after a flush timed out. */
@@ -17,7 +18,7 @@ const STOP_GRACE_MS = 1500;
 /** When the exit hooks of this process stop waiting (set by the first one that runs). */
 let exitDeadline: number | undefined;
 
-type WorkerSpec = OutputWorkerData extends infer T ? (T extends unknown ? Omit<T, 'buffer'> : never) : never;
+type WorkerSpec = OutputWorkerData extends infer T ? (T extends unknown ? Omit<T, 'buffer' | 'spool'> : never) : never;
 
 export class RingOutput implements Output {
   private readonly encoder: AlertEncoder;
@@ -28,7 +29,7 @@ export class RingOutput implements Output {
   private readonly pool: Piscina<OutputWorkerTask, void>;
   private emitted = 0;
   private written = 0;
-  private readonly drops: Omit<DropCounts, 'rejected' | 'failed'> = { full: 0, too_large: 0, invalid: 0 };
+  private readonly drops: Omit<DropCounts, 'rejected' | 'failed' | 'spool_full' | 'corrupt'> = { full: 0, too_large: 0, invalid: 0 };
   private workerStarts = 0;
   private lastError: string | null = null;
   private closing: Promise<FlushResult> | null = null;
@@ -37,6 +38,8 @@ export class RingOutput implements Output {
   private readonly givenUpAs: 'rejected' | 'failed';
   /** How loss is worded: "not acknowledged by unix:///x.sock" (gRPC), "not delivered to file /x" (channels). */
   private readonly notDone: string;
+  /** The spool behind the ring (src/spool/), or null. */
+  private readonly spool: SpoolAccount | null;
 
   constructor(
     readonly name: string,
@@ -50,6 +53,8 @@ export class RingOutput implements Output {
     this.ring = new RingProducer(buffer);
     this.ringBytes = this.ring.bytes as Utf8Buffer;
     this.inPlaceWindow = Math.min(queue.maxAlertBytes, 64 * 1024, queue.capacity / 4);
+    // --- spool: its directory is locked here, so that a second process is refused by this constructor.
+    this.spool = queue.spool ? new SpoolAccount(this.ring, queue.spool, `falco-grpc-output: ${name}`, queue.log) : null;
     this.pool = new Piscina<OutputWorkerTask, void>({
       filename: WORKER_FILE,
       minThreads: 1,
@@ -57,7 +62,7 @@ export class RingOutput implements Output {
       idleTimeout: Infinity,
       // The worker's event loop must never be parked in a synchronous Atomics.wait.
       atomics: 'disabled',
-      workerData: { ...worker, buffer } as OutputWorkerData,
+      workerData: { ...worker, buffer, spool: queue.spool } as OutputWorkerData,
     });
     // Each thread starts draining from workerData as it loads (see src/worker/output-worker.ts); this only
     // counts them, a replacement after a crash being a restart.
@@ -152,13 +157,15 @@ export class RingOutput implements Output {
   }
 
   async flush(timeoutMs = 30_000): Promise<FlushResult> {
-    const target = this.written;
+    const written = this.written;
     const deadline = performance.now() + timeoutMs;
     let interval = 1;
     for (;;) {
+      // With a spool, what to wait for is known once the worker has taken these records (and the backlog).
+      const target = this.spool ? this.spool.flushTarget(written) : written;
       const acked = this.ring.ackedSeq();
-      if (acked >= target) return { flushed: true, pending: 0 };
-      if (performance.now() >= deadline) return { flushed: false, pending: target - acked };
+      if (target !== null && acked >= target) return { flushed: true, pending: 0 };
+      if (performance.now() >= deadline) return { flushed: false, pending: this.spool ? this.stats().pending : written - acked };
       await new Promise((resolve) => setTimeout(resolve, Math.min(interval, Math.max(1, deadline - performance.now()))));
       interval = Math.min(interval * 2, 20);
     }
@@ -189,9 +196,13 @@ export class RingOutput implements Output {
     clearTimeout(timer);
     await this.pool.destroy();
     process.off('exit', this.onExit);
-    const pending = this.written - this.ring.ackedSeq();
+    const pending = this.spool ? this.stats().pending : this.written - this.ring.ackedSeq();
     const result: FlushResult = { flushed: pending === 0, pending };
-    if (!result.flushed) this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) ${this.notDone}`);
+    if (!result.flushed) {
+      const detail = this.spool ? `: ${this.spool.leftBehind(this.written, pending, this.notDone)}` : ` ${this.notDone}`;
+      this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) pending${detail}`);
+    }
+    this.spool?.release();
     return result;
   }
 
@@ -202,22 +213,39 @@ export class RingOutput implements Output {
   private exitFlush(): void {
     exitDeadline ??= performance.now() + this.queue.exitFlushMs;
     const left = Math.max(0, exitDeadline - performance.now());
+    if (this.spool) return this.exitWithSpool(left);
     if (this.ring.ackedSeq() < this.written && left > 0) this.ring.waitForAck(this.written, left);
     const lost = this.written - this.ring.ackedSeq();
     if (lost > 0) this.queue.log(`falco-grpc-output: process exiting with ${lost} alert(s) ${this.notDone}; they are lost`);
   }
 
+  /** Exit with a spool: alerts on disk are not lost, so only their move out of the ring is waited for. */
+  private exitWithSpool(left: number): void {
+    const spool = this.spool!;
+    if (!spool.safe(this.written) && left > 0) this.ring.waitUntil(() => spool.safe(this.written), left);
+    const pending = this.stats().pending;
+    if (pending > 0) this.queue.log(`falco-grpc-output: process exiting: ${spool.leftBehind(this.written, pending, this.notDone)}`);
+    spool.release();
+  }
+
   stats(): OutputStats {
     const ackedSeq = this.ring.ackedSeq();
     const counters = this.ring.counters();
-    const drops: DropCounts = { ...this.drops, rejected: 0, failed: 0 };
+    const drops: DropCounts = { ...this.drops, rejected: 0, failed: 0, spool_full: 0, corrupt: 0 };
     drops[this.givenUpAs] = counters.givenUp;
+    // With an open spool, its counts (sequence numbers continue across processes); else the ring's.
+    const spooled = this.spool?.counts(this.written, counters.givenUp) ?? null;
+    if (spooled) {
+      drops.spool_full = spooled.spool_full;
+      drops.corrupt = spooled.corrupt;
+    }
     return {
       emitted: this.emitted,
-      acked: ackedSeq - counters.givenUp,
-      pending: this.written - ackedSeq,
+      replayed: spooled?.replayed ?? 0,
+      acked: spooled?.acked ?? ackedSeq - counters.givenUp,
+      pending: spooled?.pending ?? this.written - ackedSeq,
       pendingBytes: this.ring.usedBytes(),
-      dropped: drops.full + drops.too_large + drops.invalid + drops.rejected + drops.failed,
+      dropped: drops.full + drops.too_large + drops.invalid + drops.rejected + drops.failed + drops.spool_full + drops.corrupt,
       drops,
       sent: counters.sent,
       resent: counters.resent,
@@ -226,6 +254,7 @@ export class RingOutput implements Output {
       connection: this.ring.connectionState(),
       lastError: this.lastError,
       bufferBytes: this.ring.capacity,
+      spool: this.spool?.stats() ?? null,
     };
   }
 
