@@ -155,7 +155,12 @@ export class SpoolReader {
     }
     if (r === 'ok') return 'ok';
     // The segment ends inside a record: one still being written, unless the segment is sealed.
-    if (r === 'short' && !this.store.sealed(seg)) return 'wait';
+    if (r === 'short') {
+      if (!this.store.sealed(seg)) return 'wait';
+      this.damage = `${name(seg)} ends inside a record at byte ${this.offset} (cut short)`;
+      this.offset = seg.size;
+      return 'damaged';
+    }
     this.resync(seg);
     return 'damaged';
   }
