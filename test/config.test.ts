@@ -507,7 +507,7 @@ http_output:
   it('refuses unknown keys in output sections, even disabled ones', () => {
     expect(() => parse('file_output:\n  enabled: true\n  filenme: /tmp/x\n')).toThrow(/^out\.yaml:3: file_output\.filenme: unknown key/);
     expect(() => parse('file_output:\n  enabled: false\n  filenme: /tmp/x\n')).toThrow(
-      /^out\.yaml:3: file_output\.filenme: unknown key \(known here: enabled, filename, keep_alive\)$/,
+      /^out\.yaml:3: file_output\.filenme: unknown key \(known here: enabled, filename, keep_alive, spool\)$/,
     );
     expect(() => parse('stdout_output:\n  enabeld: true\n')).toThrow(/^out\.yaml:2: stdout_output\.enabeld: unknown key/);
     expect(() => parse('http_output:\n  url: http://x\n  retries: 3\n')).toThrow(/^out\.yaml:3: http_output\.retries: unknown key/);

@@ -17,8 +17,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function track<T extends GrpcOutput | Receiver>(thing: T): T {
-  cleanups.push(() => thing.close());
+/** Closed after the test; `closeMs` short where the receiver is down and the spool keeps what is left. */
+function track<T extends GrpcOutput | Receiver>(thing: T, closeMs?: number): T {
+  cleanups.push(() => thing.close(closeMs));
   return thing;
 }
 
@@ -135,6 +136,24 @@ async function emitPaced(output: GrpcOutput, from: number, to: number): Promise<
 async function untilSpooled(output: GrpcOutput): Promise<void> {
   await waitFor('every alert out of the ring', () => output.stats().pendingBytes === 0 && output.stats().spool?.state === 'open');
 }
+
+describe('producer identity without a spool', () => {
+  it('a producerId reused by a new transmitter (a restarted process) is not taken for the old one: nothing skipped as a duplicate', async () => {
+    const dir = tempDir();
+    const sock = socketIn(dir);
+    const sink = new CollectingSink();
+    const receiver = (await startReceiver(sock, sink)) as Receiver;
+    const before = createGrpcOutput({ target: sock, producerId: 'node-1' });
+    for (let i = 0; i < 500; i++) before.emit(numberedAlert(i));
+    expect(await before.close()).toEqual({ flushed: true, pending: 0 });
+    // Its sequence numbers start at 1 again; under the same name they would all be skipped.
+    const after = track(createGrpcOutput({ target: sock, producerId: 'node-1' }));
+    for (let i = 500; i < 1000; i++) after.emit(numberedAlert(i));
+    expect((await after.flush(20_000)).flushed).toBe(true);
+    expect(checkExactlyOnceInOrder(sink.alerts, 1000)).toBeNull();
+    expect(receiver.stats()).toMatchObject({ accepted: 1000, duplicates: 0, producers: 2 });
+  });
+});
 
 describe('spool: outages', () => {
   it('an outage far longer than the ring holds: no drops with a spool (and drops without), everything delivered after, in order', async () => {
@@ -412,5 +431,106 @@ describe('spool: classic outputs', () => {
   it('createOutputs takes a spool per output, not one for all', async () => {
     const { createOutputs } = await import('../dist/src/index.js');
     expect(() => createOutputs({ stdout: true, spool: { dir: tempDir() } } as never)).toThrow(/spool goes in each output's own settings/);
+  });
+});
+
+describe('spool: send --spool', () => {
+  it('send --spool SIGKILLed mid-stream and restarted on the same input: nothing it had read is lost, and the replay comes first', async () => {
+    const dir = tempDir();
+    const spool = join(dir, 'spool');
+    const input = join(dir, 'in.jsonl');
+    const out = join(dir, 'out.jsonl');
+    const N = 30_000;
+    const line = (i: number): string =>
+      JSON.stringify({ time: '2025-11-27T05:00:00.000000970Z', rule: 'Spooled', priority: 'Notice', source: 'syscall', hostname: 'h', output: `alert ${i}`, tags: [], output_fields: { seq: i } });
+    writeFileSync(input, `${Array.from({ length: N }, (_, i) => line(i)).join('\n')}\n`);
+    const { startReceiverProcess, CLI } = await import('./helpers/harness.js');
+    const receiver = await startReceiverProcess(['--listen', `unix://${join(dir, 'r.sock')}`, '--output-file', out, '--control-stdin']);
+    cleanups.push(() => receiver.child.kill('SIGKILL'));
+    receiver.child.stdin!.write('stall\n'); // no acks: what the first run reads waits in its spool
+    const send = (): { child: ChildProcess; stderr: () => string; exited: Promise<number | null> } => {
+      const child = spawn(process.execPath, [CLI, 'send', '--target', receiver.addresses[0]!, '--spool', spool, '--input', input, '--flush-timeout', '30'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      cleanups.push(() => child.kill('SIGKILL'));
+      return { child, stderr: () => stderr, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+    };
+    const spooledBytes = (): number => (existsSync(spool) ? segmentFiles(spool).reduce((n, f) => n + statSync(f).size, 0) : 0);
+
+    const first = send();
+    await waitFor('a part of the input in the spool', () => spooledBytes() > 1024 * 1024, 60_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    receiver.child.stdin!.write('resume\n');
+
+    const second = send();
+    expect(await second.exited).toBe(0);
+    const summary = /sent 30000 \(\+(\d+) from the spool of an earlier run\), acked (\d+), dropped 0/.exec(second.stderr());
+    expect(summary, second.stderr()).not.toBeNull();
+    const replayed = Number(summary![1]);
+    expect(replayed).toBeGreaterThan(0);
+    expect(Number(summary![2])).toBe(N + replayed);
+
+    receiver.child.kill('SIGTERM');
+    await receiver.exited;
+    const seqs = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { output_fields: { seq: number } }).output_fields.seq);
+    // The first run's alerts (what the receiver took before the kill, then the replay), then the second run's.
+    const firstRun = seqs.slice(0, seqs.length - N);
+    expect(firstRun).toEqual(Array.from({ length: firstRun.length }, (_, i) => i));
+    expect(firstRun.length).toBeGreaterThanOrEqual(replayed);
+    expect(seqs.slice(-N)).toEqual(Array.from({ length: N }, (_, i) => i));
+  });
+});
+
+describe('spool: config file and metrics', () => {
+  it('reads spool: per output in a config file, checks its keys, and needs a dir', async () => {
+    const { parseConfigText } = await import('../dist/src/config/load.js');
+    const { parseOutputsConfig } = await import('../dist/src/config/outputs-config.js');
+    const { parseSendSettings } = await import('../dist/src/config/send-config.js');
+    const text = [
+      'file_output:',
+      '  enabled: true',
+      '  filename: /var/log/falco.json',
+      '  spool: { dir: /var/spool/falco-file, max_bytes: 2097152, when_full: drop_oldest, fsync: always }',
+      'falco_grpc_output:',
+      '  send:',
+      '    target: unix:///run/r.sock',
+      '    spool: { dir: /var/spool/falco-grpc, max_bytes: 4194304 }',
+      '',
+    ].join('\n');
+    const config = parseConfigText(text, 'f.yaml');
+    expect(parseOutputsConfig(config).file).toEqual({
+      filename: '/var/log/falco.json',
+      keepAlive: false,
+      spool: { dir: '/var/spool/falco-file', maxBytes: 2097152, whenFull: 'drop_oldest', fsync: 'always' },
+    });
+    expect(parseSendSettings(config, () => {})).toMatchObject({ target: 'unix:///run/r.sock', spool: '/var/spool/falco-grpc', spoolMaxBytes: 4194304 });
+    const bad = (spool: string) => () => parseOutputsConfig(parseConfigText(`file_output:\n  enabled: true\n  filename: /x\n  spool: ${spool}\n`, 'b.yaml'));
+    expect(bad('{ dri: /d }')).toThrow(/^b\.yaml:4: file_output\.spool\.dri: unknown key \(known here: dir, max_bytes, when_full, fsync\)$/);
+    expect(bad('{ max_bytes: 100 }')).toThrow(/^b\.yaml:4: file_output\.spool\.dir: required: this output's own spool directory$/);
+    expect(bad('{ dir: /d, when_full: block }')).toThrow(/file_output\.spool\.when_full: expected one of drop_newest, drop_oldest, got "block"/);
+  });
+
+  it('the metrics of an output with a spool: alerts and bytes in it, the oldest unacknowledged age, replay progress', async () => {
+    const { createMetricsRegistry } = await import('../dist/src/metrics/registry.js');
+    const { registerOutputMetrics } = await import('../dist/src/metrics/send-metrics.js');
+    const dir = tempDir();
+    const output = track(createGrpcOutput({ target: socketIn(dir), reconnectInitialMs: 50, spool: { dir: join(dir, 'spool'), maxBytes: 4 * 1024 * 1024 } }), 200);
+    await emitPaced(output, 0, 1000);
+    await untilSpooled(output);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // the age gauge moves on its own clock
+    const registry = createMetricsRegistry();
+    registerOutputMetrics(registry, [output as never]);
+    const metrics = await registry.getMetricsAsJSON();
+    const value = (name: string, labels: Record<string, string> = {}): number | undefined =>
+      metrics.find((m) => m.name === `falco_grpc_output_${name}`)?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+    expect(value('spool_alerts')).toBe(1000);
+    expect(value('spool_bytes')).toBe(output.stats().spool!.bytes);
+    expect(value('spool_max_bytes')).toBe(4 * 1024 * 1024);
+    expect(value('spool_oldest_unacked_age_seconds')).toBeGreaterThan(0.5);
+    expect(value('spool_replay_alerts')).toBe(0);
+    expect(value('alerts_pending')).toBe(1000);
+    expect(value('alerts_dropped_total', { reason: 'spool_full' })).toBe(0);
+    expect(value('spool_disk_errors_total')).toBe(0);
   });
 });

@@ -5,11 +5,33 @@ import { createOutputs, type Outputs } from '../outputs/fan-out.js';
 import type { OutputsConfig } from '../config/outputs-config.js';
 import type { SendCounters } from '../input/counters.js';
 import { tlsFromFlags, type TlsFlags } from './tls-flags.js';
+import type { GrpcOutputOptions } from '../outputs/grpc-options.js';
 
 export interface OutputFlags extends TlsFlags {
   target?: string;
   bufferBytes?: string | number;
   onFull?: string;
+  spool?: string;
+  spoolMaxBytes?: string | number;
+  spoolWhenFull?: string;
+  spoolFsync?: string;
+}
+
+/** The gRPC output's spool from --spool and its companions, or undefined without --spool. */
+function spoolFromFlags(flags: OutputFlags): GrpcOutputOptions['spool'] {
+  if (flags.spool === undefined) {
+    const stray = flags.spoolMaxBytes !== undefined ? '--spool-max-bytes' : flags.spoolWhenFull !== undefined ? '--spool-when-full' : flags.spoolFsync !== undefined ? '--spool-fsync' : null;
+    if (stray) throw new Error(`${stray} goes with --spool DIR`);
+    return undefined;
+  }
+  const maxBytes = flags.spoolMaxBytes === undefined ? undefined : Number(flags.spoolMaxBytes);
+  if (maxBytes !== undefined && !Number.isSafeInteger(maxBytes)) throw new Error(`--spool-max-bytes must be a number of bytes, got "${flags.spoolMaxBytes}"`);
+  return {
+    dir: flags.spool,
+    maxBytes,
+    whenFull: flags.spoolWhenFull as 'drop_newest' | 'drop_oldest' | undefined,
+    fsync: flags.spoolFsync as 'interval' | 'always' | 'never' | undefined,
+  };
 }
 
 /**
@@ -38,12 +60,15 @@ export function buildSendOutputs(flags: OutputFlags, classic: OutputsConfig | nu
       classic ? `the config enables no output and no --target was given: nothing to send to` : 'give --target (a receiver) or --config (a falco.yaml with outputs)',
     );
   }
+  if (flags.spool !== undefined && !flags.target) {
+    throw new Error("--spool is the gRPC output's (--target); a classic output takes spool: { dir } in its section of the config");
+  }
   const bufferBytes = flags.bufferBytes === undefined ? undefined : Number(flags.bufferBytes);
   return createOutputs({
     bufferBytes,
     onFull: onFullFor(flags, count, servingHttp),
     blockTimeoutMs: 30_000,
-    grpc: flags.target ? { target: flags.target, tls: tlsFromFlags(flags) ?? undefined, insecure: flags.insecure } : undefined,
+    grpc: flags.target ? { target: flags.target, tls: tlsFromFlags(flags) ?? undefined, insecure: flags.insecure, spool: spoolFromFlags(flags) } : undefined,
     ...(classic ? { format: classic.format, stdout: classic.stdout, file: classic.file, syslog: classic.syslog, program: classic.program, http: classic.http } : {}),
   });
 }
@@ -56,11 +81,12 @@ export function summarize(outputs: Outputs, counters: SendCounters): { lines: st
   for (const [name, s] of all) {
     const valid = s.emitted - s.drops.invalid;
     const dropped = s.dropped - s.drops.invalid;
-    ok &&= s.acked === valid;
+    ok &&= s.acked === valid + s.replayed;
     const reasons = Object.entries(s.drops)
       .filter(([reason, n]) => n > 0 && reason !== 'invalid')
       .map(([reason, n]) => `${reason} ${n}`);
-    const detail = `sent ${valid}, acked ${s.acked}, dropped ${dropped}`;
+    const replayed = s.replayed > 0 ? ` (+${s.replayed} from the spool of an earlier run)` : '';
+    const detail = `sent ${valid}${replayed}, acked ${s.acked}, dropped ${dropped}`;
     const why = `${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}${s.lastError && dropped > 0 ? `; last error: ${s.lastError}` : ''}`;
     if (all.length > 1) lines.push(`${name}: ${detail}${why}`);
     else {

@@ -199,8 +199,8 @@ export class RingOutput implements Output {
     const pending = this.spool ? this.stats().pending : this.written - this.ring.ackedSeq();
     const result: FlushResult = { flushed: pending === 0, pending };
     if (!result.flushed) {
-      const detail = this.spool ? `: ${this.spool.leftBehind(this.written, pending, this.notDone)}` : ` ${this.notDone}`;
-      this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) pending${detail}`);
+      const what = this.spool ? `pending: ${this.spool.leftBehind(this.written, pending, this.notDone)}` : this.notDone;
+      this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) ${what}`);
     }
     this.spool?.release();
     return result;

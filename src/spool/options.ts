@@ -50,9 +50,11 @@ export function resolveSpool(who: string, options: SpoolOptions | undefined, max
   if (options.fsync !== undefined && !['interval', 'always', 'never'].includes(options.fsync)) {
     throw new TypeError(`${who}: spool.fsync must be 'interval', 'always' or 'never', got ${String(options.fsync)}`);
   }
-  // Room for a few of the largest records, so that a full spool still moves.
-  const least = Math.max(MIB, 4 * (maxAlertBytes + RECORD_HEADER_BYTES));
-  const maxBytes = positive(who, 'spool.maxBytes', options.maxBytes, 1024 * MIB, least);
+  const maxBytes = positive(who, 'spool.maxBytes', options.maxBytes, 1024 * MIB, MIB);
+  // Room for two of the largest records, so that a full spool still moves.
+  if (maxBytes < 2 * (maxAlertBytes + RECORD_HEADER_BYTES)) {
+    throw new RangeError(`${who}: spool.maxBytes ${maxBytes} must hold two alerts of maxAlertBytes (${maxAlertBytes}): give a larger spool.maxBytes or a smaller maxAlertBytes`);
+  }
   return {
     dir: isAbsolute(dir) ? dir : resolve(dir),
     maxBytes,
