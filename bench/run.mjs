@@ -7,12 +7,14 @@
 //   npm run bench -- --scenario stall      one scenario (max, paced, stall, mix, outage)
 //   npm run bench -- --scenario outputs    the classic outputs and the fan-out (outputs.mjs), or one
 //                                          of outputs-file, outputs-fanout, outputs-stall
+//   npm run bench -- --scenario emit       emit() against JSON.stringify of the same alerts (emit.mjs)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderHtmlReport } from '../dist/src/flood/report-html.js';
+import { EMIT_SCENARIOS, runEmitScenarios } from './emit.mjs';
 import { OUTPUT_GROUP, OUTPUT_SCENARIOS, runOutputScenarios } from './outputs.mjs';
 import { fmt, medianRun, mediansOf, runChild } from './runs.mjs';
 
@@ -55,10 +57,10 @@ const { values: args } = parseArgs({
   },
 });
 const reps = Number(args.reps);
-const chosen = (args.scenario ?? ['max', 'paced', 'stall', 'mix', OUTPUT_GROUP]).flatMap((k) => (k === OUTPUT_GROUP ? Object.keys(OUTPUT_SCENARIOS) : [k]));
+const chosen = (args.scenario ?? ['emit', 'max', 'paced', 'stall', 'mix', OUTPUT_GROUP]).flatMap((k) => (k === OUTPUT_GROUP ? Object.keys(OUTPUT_SCENARIOS) : [k]));
 for (const key of chosen) {
-  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key]) {
-    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS)].join(', ')}`);
+  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && !EMIT_SCENARIOS[key]) {
+    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(EMIT_SCENARIOS), ...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS)].join(', ')}`);
   }
 }
 
@@ -68,6 +70,8 @@ const NUMERIC = [
   'eventLoopDelayMs.p50', 'eventLoopDelayMs.p99', 'eventLoopDelayMs.max', 'deliveryMs.p50', 'deliveryMs.p99',
 ];
 const runPeer = (peer, options) => runChild(PEER_SCRIPT, peer, { ...options, embeddedTransport: 'mtls' });
+
+const yardstick = runEmitScenarios(chosen.filter((k) => EMIT_SCENARIOS[k]), reps);
 
 const results = {}; // scenario → peer → { median, runs }
 const chartRuns = [];
@@ -114,7 +118,7 @@ const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${proces
 const output = { machine, reps, scenarios: {} };
 for (const [key, scenario] of Object.entries(results)) output.scenarios[key] = { peers: scenario, ratios: ratios(scenario) };
 
-const lines = [`machine: ${machine}; medians of ${reps} runs`, ''];
+const lines = [`machine: ${machine}; medians of ${reps} runs`, '', ...yardstick.lines];
 for (const { peers, ratios: rs } of Object.values(output.scenarios)) {
   const first = Object.values(peers)[0];
   lines.push(`### ${first.scenario}`, '');
@@ -130,7 +134,7 @@ for (const { peers, ratios: rs } of Object.values(output.scenarios)) {
   }
   lines.push('');
 }
-Object.assign(output.scenarios, classic.scenarios);
+Object.assign(output.scenarios, yardstick.scenarios, classic.scenarios);
 lines.push(...classic.lines);
 
 mkdirSync(RESULTS, { recursive: true });

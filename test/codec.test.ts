@@ -414,6 +414,55 @@ describe('AlertEncoder: maxBytes', () => {
     expect(() => new AlertEncoder(size - 1).encode(alert)).toThrow(AlertTooLargeError);
   });
 
+  test('in place (as into the ring), nothing is written past the window, remembered strings included', () => {
+    // Recurring names are copied 4 bytes at a time from the encoder's cache: the last store
+    // must still land inside the window, or it would overwrite the ring's next record.
+    const alerts = SIZED.map(([, alert]) => alert).concat([
+      { ...BASE, tags: ['container', 'mitre_execution'] },
+      { ...BASE, source: 'k8s_audit' }, // a remembered string is the last field
+      { ...BASE, source: 'aws_cloudtrail' },
+      { ...BASE, output_fields: { 'proc.cmdline': 'bash -il', 'container.image.repository': 'nginx' }, tags: ['shell'] },
+    ]);
+    const encoder = new AlertEncoder(1 << 20);
+    for (const alert of alerts) {
+      const size = encoder.encode(alert);
+      const bytes = Buffer.from(encoder.scratch.subarray(0, size));
+      for (let window = size - 1; window <= size + 3; window++) {
+        const out = Buffer.alloc(size + 64, 0xaa);
+        if (window < size) {
+          expect(() => encoder.encodeInto(alert, out as never, 7, window)).toThrow(AlertTooLargeError);
+        } else {
+          expect(encoder.encodeInto(alert, out as never, 7, window)).toBe(size);
+          expect(out.subarray(7, 7 + size)).toEqual(bytes);
+        }
+        expect([...out.subarray(7 + window)].every((b) => b === 0xaa), `window ${window}`).toBe(true);
+        expect([...out.subarray(0, 7)].every((b) => b === 0xaa)).toBe(true);
+      }
+    }
+  });
+
+  test('names that never repeat do not change what is written (the name cache stays bounded)', () => {
+    // More distinct keys, rules, hostnames and tags than the cache holds, then the first ones again.
+    const encoder = new AlertEncoder(1 << 20);
+    const alertNo = (i: number) => ({
+      ...BASE,
+      rule: `rule number ${i}`,
+      hostname: `host-${i}.example`,
+      tags: [`tag-${i}-x`, 'container'],
+      output_fields: { [`field.${i}.name`]: 'v', 'proc.name': `process-${i}` },
+    });
+    for (const i of [...Array.from({ length: 6000 }, (_, i) => i), 0, 1, 2, 5999]) {
+      const alert = alertNo(i);
+      expect(roundTrip(alert, encoder)).toEqual({
+        ...BASE_DECODED,
+        rule: alert.rule,
+        hostname: alert.hostname,
+        tags: alert.tags,
+        outputFields: alert.output_fields,
+      });
+    }
+  });
+
   test('a too-large alert throws AlertTooLargeError, and the encoder works on', () => {
     const encoder = new AlertEncoder(16 * 1024);
     const tooLarge = [

@@ -1,23 +1,29 @@
 // falco.yaml-style configuration: the loader, receive's settings (a Falco <= 0.43 falco.yaml
 // unchanged, precedence flags > environment > file > defaults), the classic outputs' section
-// parser and send's section. Files are real files in temp dirs; the CLI runs as a child process.
+// parser and send's section. Files are real files in temp dirs; the CLI as a child process
+// reading them is in config-cli.test.ts.
 
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createGrpcOutput } from '../dist/src/index.js';
 import { loadConfigFile, parseConfigText } from '../dist/src/config/load.js';
 import { checkTopLevelKeys } from '../dist/src/config/falco-keys.js';
 import { readReceiveConfig, resolveReceiveSettings, type ReceiveSettings } from '../dist/src/config/receive-config.js';
 import { parseOutputsConfig } from '../dist/src/config/outputs-config.js';
 import { parseSendSettings } from '../dist/src/config/send-config.js';
 import { receiveCommand, receiveSettingsFromCommand } from '../dist/src/cli/receive.js';
-import { CLI, numberedAlert, startReceiverProcess, waitFor } from './helpers/harness.js';
-import { clientTls, tempDir, writePki } from './helpers/pki.js';
+import { falcoYaml, writeConfig } from './helpers/config-files.js';
+import { tempDir } from './helpers/pki.js';
 
-const FALCO_YAML = readFileSync(fileURLToPath(new URL('./fixtures/falco-0.43.yaml', import.meta.url)), 'utf8');
+/** The receiver's limits when nothing sets them. */
+const LIMIT_DEFAULTS = {
+  historyBytes: 32 * 1024 * 1024,
+  maxSubscribers: 100,
+  maxProducers: 100_000,
+  maxConnections: undefined,
+  maxConnectionsPerPeer: 64,
+  handshakeTimeout: 10,
+  firstFrameTimeout: 10,
+};
 
 interface Reported {
   notes: string[];
@@ -28,18 +34,6 @@ interface Reported {
 function reports(): Reported {
   const r: Reported = { notes: [], warnings: [], report: (level, message) => (level === 'note' ? r.notes : r.warnings).push(message) };
   return r;
-}
-
-/** Writes a config file in a fresh temp dir; returns its path. */
-function writeConfig(text: string, name = 'falco.yaml'): string {
-  const file = join(tempDir('fgo-config-'), name);
-  writeFileSync(file, text);
-  return file;
-}
-
-/** The realistic falco.yaml with the given grpc.bind_address, plus extra YAML appended. */
-function falcoYaml(bindAddress: string, extra = ''): string {
-  return FALCO_YAML.replace('__BIND_ADDRESS__', bindAddress) + extra;
 }
 
 /** What `receive` would run with for these flags, environment and config file, in this process. */
@@ -83,6 +77,27 @@ describe('loading a config file', () => {
     expect(() => loadConfigFile(missing)).toThrow(`cannot read config file ${missing}: ENOENT`);
   });
 
+  it('refuses a file over 4 MiB before parsing it (a pipe: config-cli.test.ts)', () => {
+    // 50 MB of a valid-looking falco.yaml: parsing it would take minutes and gigabytes.
+    const big = writeConfig(`rules_file: [${'"/etc/falco/rules.yaml", '.repeat(2_000_000)}"x"]\n`);
+    expect(() => loadConfigFile(big)).toThrow(/^config file .*\.yaml is 4\d\.\d MiB; files over 4 MiB are refused/);
+    // Just under the limit still loads.
+    const fine = writeConfig(`# ${'x'.repeat(4 * 1024 * 1024 - 100)}\npriority: debug\n`);
+    expect(readReceiveConfig(loadConfigFile(fine), reports().report)).toEqual({ minPriority: 7 });
+  });
+
+  it('takes sizes with units wherever it asks for bytes', () => {
+    const sizes = (v: string) => parseSendSettings(parseConfigText(`falco_grpc_output:\n  send:\n    buffer_bytes: ${v}\n`, 's.yaml'), reports().report).bufferBytes;
+    expect(sizes('1048576')).toBe(1048576);
+    expect(sizes('1MiB')).toBe(1048576);
+    expect(sizes('"512 KiB"')).toBe(524288);
+    expect(sizes('2gib')).toBe(2 * 1024 ** 3);
+    expect(sizes('1.5M')).toBe(1_500_000);
+    expect(sizes('64k')).toBe(64_000);
+    const receive = readReceiveConfig(parseConfigText('falco_grpc_output:\n  receive:\n    max_message_bytes: 16MiB\n', 'r.yaml'), reports().report);
+    expect(receive.maxMessageBytes).toBe(16 * 1024 * 1024);
+  });
+
   it('takes an empty file as no settings', () => {
     const r = reports();
     expect(readReceiveConfig(parseConfigText('', 'e.yaml'), r.report)).toEqual({});
@@ -107,6 +122,7 @@ describe("receive's settings from a falco.yaml", () => {
       minPriority: 5, // priority: notice
       subscriptions: true,
       metricsListen: undefined,
+      ...LIMIT_DEFAULTS,
     });
     expect(r.warnings).toEqual([]);
     expect(r.notes).toEqual([
@@ -171,6 +187,13 @@ describe("receive's settings from a falco.yaml", () => {
       '    history: 20',
       '    min_priority: WARNING',
       '    metrics_listen: 127.0.0.1:9376',
+      '    history_bytes: 1000000',
+      '    max_subscribers: 7',
+      '    max_producers: 5000',
+      '    max_connections: 300',
+      '    max_connections_per_peer: 3',
+      '    handshake_timeout: 2',
+      '    first_frame_timeout: 4',
       '',
     ].join('\n');
     expect(receiveFromText(text)).toEqual({
@@ -185,6 +208,13 @@ describe("receive's settings from a falco.yaml", () => {
       minPriority: 4,
       subscriptions: false,
       metricsListen: '127.0.0.1:9376',
+      historyBytes: 1_000_000,
+      maxSubscribers: 7,
+      maxProducers: 5000,
+      maxConnections: 300,
+      maxConnectionsPerPeer: 3,
+      handshakeTimeout: 2,
+      firstFrameTimeout: 4,
     });
   });
 
@@ -195,18 +225,31 @@ describe("receive's settings from a falco.yaml", () => {
     });
   });
 
-  it("warns about a top-level key that is neither Falco's nor ours, and an unknown grpc key", () => {
+  it("warns about a top-level key that is neither Falco's nor ours, suggesting the section it is closest to", () => {
     const r = reports();
-    receiveFromText(falcoYaml('unix:///tmp/t.sock', 'json_outptu: true\n').replace('  threadiness: 0\n', '  threadines: 4\n  threadiness: 0\n'), r);
+    receiveFromText(falcoYaml('unix:///tmp/t.sock', 'json_outptu: true\nfile_ouptut:\n  enabled: true\nsome_plugin_thing: 1\n'), r);
     expect(r.warnings).toEqual([
-      expect.stringMatching(/^test\.yaml:\d+: json_outptu: unknown key \(neither Falco's nor falco_grpc_output's\); ignored$/),
-      expect.stringMatching(/^test\.yaml:99: grpc\.threadines: unknown key \(known here: enabled, bind_address, threadiness, .*\); ignored$/),
+      expect.stringMatching(/^test\.yaml:\d+: json_outptu: unknown key \(neither Falco's nor falco_grpc_output's\); ignored; did you mean json_output\? \(as written, that section is not read\)$/),
+      expect.stringMatching(/^test\.yaml:\d+: file_ouptut: unknown key .*; ignored; did you mean file_output\?/),
+      // Far from every section we read: still ignored, with no guess.
+      expect.stringMatching(/^test\.yaml:\d+: some_plugin_thing: unknown key \(neither Falco's nor falco_grpc_output's\); ignored$/),
     ]);
+  });
+
+  it("refuses a misspelt key inside Falco's grpc: and grpc_output: sections, suggesting the key meant", () => {
+    // As a warning, grpc.bind_adress would leave the receiver on Falco's default: every interface, 0.0.0.0:5060.
+    expect(() => receiveFromText('grpc:\n  enabled: true\n  bind_adress: "unix:///tmp/x.sock"\n')).toThrow(
+      /^test\.yaml:3: grpc\.bind_adress: unknown key; did you mean bind_address\? \(known here: enabled, bind_address, threadiness, .*\)$/,
+    );
+    expect(() => receiveFromText(falcoYaml('unix:///tmp/t.sock').replace('  threadiness: 0\n', '  threadines: 4\n  threadiness: 0\n'))).toThrow(
+      /grpc\.threadines: unknown key; did you mean threadiness\?/,
+    );
+    expect(() => receiveFromText('grpc_output:\n  enable: true\n')).toThrow(/^test\.yaml:2: grpc_output\.enable: unknown key; did you mean enabled\?/);
   });
 
   it('refuses an unknown key in falco_grpc_output and its receive section, naming it', () => {
     expect(() => receiveFromText('falco_grpc_output:\n  receive:\n    histroy: 5\n')).toThrow(
-      /^test\.yaml:3: falco_grpc_output\.receive\.histroy: unknown key \(known here: listen, .*history.*\)$/,
+      /^test\.yaml:3: falco_grpc_output\.receive\.histroy: unknown key; did you mean history\? \(known here: listen, .*history.*\)$/,
     );
     expect(() => receiveFromText('falco_grpc_output:\n  recieve: {}\n')).toThrow(/^test\.yaml:2: falco_grpc_output\.recieve: unknown key/);
   });
@@ -220,7 +263,8 @@ describe("receive's settings from a falco.yaml", () => {
     ['priority: loud\n', 'test.yaml:1: priority: expected a Falco priority (emergency, alert, critical, error, warning, notice, informational, debug), got "loud"'],
     ['falco_grpc_output:\n  receive:\n    history: abc\n', 'test.yaml:3: falco_grpc_output.receive.history: expected a positive integer, got "abc"'],
     ['falco_grpc_output:\n  receive:\n    subscriber_queue: 0\n', 'test.yaml:3: falco_grpc_output.receive.subscriber_queue: expected a positive integer, got 0'],
-    ['falco_grpc_output:\n  receive:\n    max_message_bytes: 1.5\n', 'test.yaml:3: falco_grpc_output.receive.max_message_bytes: expected a positive integer, got 1.5'],
+    ['falco_grpc_output:\n  receive:\n    max_message_bytes: 1.5\n', 'test.yaml:3: falco_grpc_output.receive.max_message_bytes: expected a size in bytes, a whole number or with a unit (e.g. 65536, 512KiB, 8MiB, 1GiB; k, M, G are powers of 1000), got 1.5'],
+    ['falco_grpc_output:\n  receive:\n    max_message_bytes: 16 MeB\n', 'test.yaml:3: falco_grpc_output.receive.max_message_bytes: expected a size in bytes'],
     ['falco_grpc_output:\n  receive:\n    min_priority: urgent\n', 'test.yaml:3: falco_grpc_output.receive.min_priority: expected a Falco priority'],
     ['falco_grpc_output:\n  receive:\n    metrics_listen: 9376\n', 'test.yaml:3: falco_grpc_output.receive.metrics_listen: expected a string, got 9376'],
     ['falco_grpc_output:\n  receive:\n    metrics_listen: "localhost:99999"\n', 'test.yaml:3: falco_grpc_output.receive.metrics_listen: expected host:port'],
@@ -252,6 +296,7 @@ describe('resolveReceiveSettings (pure)', () => {
       minPriority: 7,
       subscriptions: true,
       metricsListen: undefined,
+      ...LIMIT_DEFAULTS,
     });
     expect(resolveReceiveSettings({ listen: ['unix:///tmp/r.sock'] }).listen).toEqual(['unix:///tmp/r.sock']);
   });
@@ -317,82 +362,6 @@ describe('precedence: flags > environment > file > defaults', () => {
     expect(() => receiveSettingsFor(['--listen', 'localhost'], {})).toThrow(/'--listen <addr>' argument 'localhost' is invalid\. expected host:port or unix:\/\/\/path/);
     expect(() => receiveSettingsFor([], { FALCO_GRPC_OUTPUT_INSECURE: 'maybe' })).toThrow('FALCO_GRPC_OUTPUT_INSECURE: expected true or false (1/0, yes/no, on/off), got "maybe"');
     expect(() => receiveSettingsFor(['--metrics-listen', 'nowhere'])).toThrow(/--metrics-listen \(or FALCO_GRPC_OUTPUT_METRICS_LISTEN\): expected host:port .*got "nowhere"/);
-  });
-});
-
-describe('receive --config (child process)', () => {
-  it('listens on the bind_address of a Falco falco.yaml and writes what it receives; env and flags override it', async () => {
-    const dir = tempDir('fgo-config-cli-');
-    const out = join(dir, 'alerts.jsonl');
-    const file = writeConfig(falcoYaml(`unix://${join(dir, 'falco.sock')}`, `falco_grpc_output:\n  receive:\n    output_file: ${out}\n`));
-    const receiver = await startReceiverProcess(['--config', file]);
-    try {
-      expect(receiver.addresses).toEqual([`unix://${join(dir, 'falco.sock')}`]);
-      expect(receiver.stderr()).not.toMatch(/warning/);
-      const output = createGrpcOutput({ target: receiver.addresses[0]! });
-      output.emit(numberedAlert(1));
-      expect(await output.close()).toMatchObject({ flushed: true, pending: 0 });
-      receiver.child.kill('SIGTERM');
-      await receiver.exited;
-      const lines = readFileSync(out, 'utf8').trim().split('\n');
-      expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0]!)).toMatchObject({ rule: 'Terminal shell in container', output_fields: { seq: 1 } });
-    } finally {
-      receiver.child.kill('SIGKILL');
-    }
-
-    const envSock = `unix://${join(dir, 'env.sock')}`;
-    const byEnv = await startReceiverProcess(['--config', file], { FALCO_GRPC_OUTPUT_LISTEN: envSock });
-    byEnv.child.kill('SIGKILL');
-    expect(byEnv.addresses).toEqual([envSock]);
-
-    const flagSock = `unix://${join(dir, 'flag.sock')}`;
-    const byFlag = await startReceiverProcess(['--config', file, '--listen', flagSock], { FALCO_GRPC_OUTPUT_LISTEN: envSock });
-    byFlag.child.kill('SIGKILL');
-    expect(byFlag.addresses).toEqual([flagSock]);
-  });
-
-  it("serves mTLS on a TCP bind_address with the grpc: section's certificate files", async () => {
-    const pki = writePki();
-    const text = falcoYaml('127.0.0.1:0', 'falco_grpc_output:\n  receive:\n    discard: true\n').replace(
-      '  threadiness: 0\n',
-      `  threadiness: 0\n  private_key: ${join(pki, 'server.key')}\n  cert_chain: ${join(pki, 'server.crt')}\n  root_certs: ${join(pki, 'ca.crt')}\n`,
-    );
-    const receiver = await startReceiverProcess(['--config', writeConfig(text)]);
-    try {
-      expect(receiver.addresses[0]).toMatch(/^127\.0\.0\.1:\d+$/);
-      const output = createGrpcOutput({ target: receiver.addresses[0]!, tls: clientTls() });
-      for (let i = 0; i < 5; i++) output.emit(numberedAlert(i));
-      expect(await output.close()).toMatchObject({ flushed: true, pending: 0 });
-      expect(output.stats().acked).toBe(5);
-    } finally {
-      receiver.child.kill('SIGKILL');
-    }
-  });
-
-  it('exits non-zero before listening when the config is invalid, with the reason on stderr', async () => {
-    const dir = tempDir('fgo-config-bad-');
-    const sock = join(dir, 'never.sock');
-    const file = writeConfig(`falco_grpc_output:\n  receive:\n    listen: [unix://${sock}]\ngrpc:\n  enabled: true\n  bind_address: 42\n`);
-    const child = spawn(process.execPath, [CLI, 'receive', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect(code).not.toBe(0);
-    expect(stderr).toContain(`${file}:6: grpc.bind_address: expected a string, got 42`);
-    expect(stderr).not.toContain('listening on');
-    expect(existsSync(sock)).toBe(false);
-  });
-
-  it('exits non-zero on a YAML syntax error, naming the file and line', async () => {
-    const file = writeConfig('grpc:\n  enabled: true\n bind_address: x\n');
-    const child = spawn(process.execPath, [CLI, 'receive', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    await waitFor('stderr', () => stderr.length > 0);
-    expect(code).not.toBe(0);
-    expect(stderr).toContain(`${file}:3:1: YAML syntax error`);
   });
 });
 
@@ -507,7 +476,7 @@ http_output:
   it('refuses unknown keys in output sections, even disabled ones', () => {
     expect(() => parse('file_output:\n  enabled: true\n  filenme: /tmp/x\n')).toThrow(/^out\.yaml:3: file_output\.filenme: unknown key/);
     expect(() => parse('file_output:\n  enabled: false\n  filenme: /tmp/x\n')).toThrow(
-      /^out\.yaml:3: file_output\.filenme: unknown key \(known here: enabled, filename, keep_alive, spool\)$/,
+      /^out\.yaml:3: file_output\.filenme: unknown key; did you mean filename\? \(known here: enabled, filename, keep_alive, spool\)$/,
     );
     expect(() => parse('stdout_output:\n  enabeld: true\n')).toThrow(/^out\.yaml:2: stdout_output\.enabeld: unknown key/);
     expect(() => parse('http_output:\n  url: http://x\n  retries: 3\n')).toThrow(/^out\.yaml:3: http_output\.retries: unknown key/);
@@ -570,6 +539,6 @@ describe('parseSendSettings', () => {
   it('refuses unknown keys and invalid values, naming them', () => {
     expect(() => parse('falco_grpc_output:\n  send:\n    targt: x:1\n')).toThrow(/^send\.yaml:3: falco_grpc_output\.send\.targt: unknown key/);
     expect(() => parse('falco_grpc_output:\n  send:\n    target: "nowhere"\n')).toThrow('send.yaml:3: falco_grpc_output.send.target: expected host:port or unix:///path, got "nowhere"');
-    expect(() => parse('falco_grpc_output:\n  send:\n    buffer_bytes: -5\n')).toThrow('send.yaml:3: falco_grpc_output.send.buffer_bytes: expected a positive integer, got -5');
+    expect(() => parse('falco_grpc_output:\n  send:\n    buffer_bytes: -5\n')).toThrow('send.yaml:3: falco_grpc_output.send.buffer_bytes: expected a size in bytes, a whole number or with a unit (e.g. 65536, 512KiB, 8MiB, 1GiB; k, M, G are powers of 1000), got -5');
   });
 });

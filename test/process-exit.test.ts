@@ -14,13 +14,13 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function runHost(target: string, count: number, exitFlushMs: number): Promise<{ code: number | null; stderr: string; ms: number }> {
-  const started = Date.now();
+/** Resolves when the host process exits: one held open by the transmitter would never resolve, and fail at the test's timeout. */
+function runHost(target: string, count: number, exitFlushMs: number): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [HOST, target, String(count), String(exitFlushMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdout.resume();
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr, ms: Date.now() - started })));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
 }
 
 describe('process exit', () => {
@@ -30,7 +30,7 @@ describe('process exit', () => {
     const receiver: Receiver = createReceiver({ listen: [sock], sink });
     cleanups.push(() => receiver.close());
     await receiver.start();
-    const result = await runHost(sock, 2000, 10_000);
+    const result = await runHost(sock, 2000, 60_000); // a bound no worker start-up comes near; it exits once all are acked
     expect(result.code).toBe(0);
     expect(result.stderr).not.toMatch(/lost/);
     expect(sink.alerts.length).toBe(2000);
@@ -39,8 +39,8 @@ describe('process exit', () => {
   it('with the receiver down, the host still exits after the bounded flush and reports the loss on stderr', async () => {
     const sock = `unix://${join(tempDir(), 'nobody.sock')}`;
     const result = await runHost(sock, 500, 300);
+    // It exited (neither the worker nor the retry loop held it open), cleanly, after saying what it lost.
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/process exiting with 500 alert\(s\) not acknowledged by unix:.*nobody\.sock; they are lost/);
-    expect(result.ms).toBeLessThan(20_000); // exits: neither the worker nor the retry loop holds it open
   });
 });

@@ -22,6 +22,16 @@ function encode(req: Partial<PublishRequest>): Buffer {
   return Buffer.from(PublishRequest.encode({ producerId: 'p', firstSeq: 1n, alerts: [], ...req } as PublishRequest).finish());
 }
 
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+
 describe('readPublishRequest', () => {
   it('reads producer, first sequence and each alert as bytes that decode to the alert', () => {
     const env = readPublishRequest(encode({ producerId: 'producer-ü', firstSeq: 123456789012n, alerts: [alert('a'), alert('b')] }));
@@ -52,6 +62,34 @@ describe('readPublishRequest', () => {
     ['an output_fields key as a varint', Buffer.concat([encode({}), Buffer.from([0x1a, 0x04, 0x32, 0x02, 0x08, 0x01])]), /alerts\[0\]: output_fields entry at byte \d+: key and value must be strings/],
     ['an output_fields value claiming 2^35 bytes', Buffer.concat([encode({}), Buffer.from([0x1a, 0x09, 0x32, 0x07, 0x12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01])]), /claims \d+ bytes, only \d+ remain/],
   ];
+  // The reader has a quick path for the shapes encoders write and a precise one for the rest:
+  // both must take the same alerts and refuse the same ones.
+  broken.push(
+    ['an output_fields entry one byte longer than its key and value', Buffer.concat([encode({}), Buffer.from([0x1a, 0x09, 0x32, 0x07, 0x0a, 0x01, 0x6b, 0x12, 0x01, 0x76, 0x00])]), /alerts\[0\]: truncated varint \(field\)/],
+    ['a priority cut off mid-varint', Buffer.concat([encode({}), Buffer.from([0x1a, 0x02, 0x10, 0x85])]), /alerts\[0\]: truncated varint \(priority\)/],
+    ['an alert whose length runs past the request', Buffer.concat([encode({}), Buffer.from([0x1a, 0x85, 0x01, 0x10, 0x05])]), /alerts\[0\] at byte \d+ claims 133 bytes, only 2 remain/],
+    ['a fixed64 field cut off', Buffer.concat([encode({}), Buffer.from([0x1a, 0x05, 0xe1, 0x3e, 0x01, 0x02, 0x03])]), /alerts\[0\]: truncated fixed-width field/],
+  );
+
+  it('reads alerts of unusual but valid shapes as the usual ones', () => {
+    const long = 'x'.repeat(300); // 2-byte string lengths inside an output_fields entry
+    const usual = Buffer.from(response.encode(alert('r')).finish());
+    const shapes: Array<[string, Buffer]> = [
+      ['long output_fields strings', Buffer.from(response.encode({ ...alert('r'), outputFields: { [long]: long } }).finish())],
+      ['an unknown varint field with a 2-byte tag', Buffer.concat([usual, Buffer.from([0xc0, 0x3e, 0x05])])],
+      ['an unknown field with a 3-byte tag', Buffer.concat([usual, Buffer.from([0x80, 0x80, 0x01, 0x05])])],
+      ['unknown fixed32 and fixed64 fields', Buffer.concat([usual, Buffer.from([0x65, 1, 2, 3, 4, 0x61, 1, 2, 3, 4, 5, 6, 7, 8])])],
+      ['an unknown field inside the time', Buffer.from([0x0a, 0x04, 0x08, 0x01, 0x18, 0x02, 0x10, 0x03])],
+      ['a 70 KB output (3-byte length)', Buffer.from(response.encode({ ...alert('r'), output: 'o'.repeat(70_000) }).finish())],
+    ];
+    for (const [what, bytes] of shapes) {
+      const env = readPublishRequest(Buffer.concat([encode({}), Buffer.from([0x1a]), varint(bytes.length), bytes]));
+      expect(env.alerts.length, what).toBe(1);
+      expect(env.alerts[0]!.equals(bytes), what).toBe(true);
+      expect(env.priorities[0], what).toBe(response.decode(bytes).priority);
+    }
+  });
+
   for (const [what, bytes, message] of broken) {
     it(`refuses ${what} with a message that says what and where`, () => {
       expect(() => readPublishRequest(bytes)).toThrow(MalformedMessageError);

@@ -68,7 +68,7 @@ describe('send --config falco.yaml', () => {
     const result = await send(['--config', config, '--input', DATA]);
     expect(result.stderr).toMatch(/read 1000, malformed 0, to 3 outputs/);
     expect(result.code, result.stderr).toBe(0);
-    for (const name of ['grpc', 'file', 'program']) expect(result.stderr).toMatch(new RegExp(`${name} [^\\n]*: sent 1000, acked 1000, dropped 0`));
+    for (const name of ['grpc', 'file', 'program']) expect(result.stderr).toMatch(new RegExp(`${name} [^\\n]*: emitted 1000, acked 1000, dropped 0`));
     // Byte for byte, as Falco wrote them: numbers stay numbers, 64-bit ones exact.
     expect(readLines(join(dir, 'events.json'))).toEqual(LINES);
     expect(readLines(join(dir, 'program.json'))).toEqual(LINES);
@@ -106,8 +106,12 @@ describe('send --config falco.yaml', () => {
     const result = await send(['--config', config, '--flush-timeout', '20'], LINES.slice(0, 20).join('\n') + '\n');
     expect(result.code).toBe(1);
     expect(readLines(join(dir, 'events.json'))).toHaveLength(20);
-    expect(result.stderr).toMatch(/file [^\n]*: sent 20, acked 20, dropped 0/);
-    expect(result.stderr).toMatch(/http [^\n]*: sent 20, acked 0, dropped 20 \(failed 20\); last error: [^\n]*500/);
+    expect(result.stderr).toMatch(/file [^\n]*: emitted 20, acked 20, dropped 0\n/);
+    expect(result.stderr).toMatch(/http [^\n]*: emitted 20, acked 0, dropped 20 \(failed 20: the channel gave up after its retries\)\n[^\n]*http [^\n]*: last error: [^\n]*500/);
+    // Said while it happened: the failing output, its first drop, and the end of the episode.
+    expect(result.stderr).toMatch(/http [^\n]*: failing: [^\n]*500/);
+    expect(result.stderr).toMatch(/http [^\n]*: dropping alerts: the channel gave up on them after its retries/);
+    expect(result.stderr).toMatch(/http [^\n]*: 20 alert\(s\) dropped over [\d.]+ s \(failed 20\)/);
     expect(posts).toBeGreaterThanOrEqual(2);
   });
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CLI, startReceiverProcess } from './helpers/harness.js';
+import { CLI, sendSummary, startReceiverProcess } from './helpers/harness.js';
 import { tempDir } from './helpers/pki.js';
 
 const DATA = fileURLToPath(new URL('./fixtures/falco-alerts.jsonl', import.meta.url));
@@ -26,7 +26,7 @@ describe('send', () => {
     try {
       // A 64 KiB ring: the file is ten times that, so send must wait for room, not drop.
       const result = await send(['--target', receiver.addresses[0]!, '--input', DATA, '--buffer-bytes', '65536']);
-      expect(result.stderr).toMatch(/read 1000, sent 1000, acked 1000, dropped 0, malformed 0/);
+      expect(result.stderr).toMatch(sendSummary({ read: 1000, malformed: 0, emitted: 1000, acked: 1000, dropped: 0 }));
       expect(result.code).toBe(0);
       receiver.child.kill('SIGTERM');
       await receiver.exited;
@@ -44,7 +44,7 @@ describe('send', () => {
     const receiver = await startReceiverProcess(['--listen', `unix://${join(dir, 'p.sock')}`, '--output-file', out, '--min-priority', 'WARNING']);
     try {
       const result = await send(['--target', receiver.addresses[0]!, '--input', DATA]);
-      expect(result.stderr).toMatch(/read 1000, sent 1000, acked 1000, dropped 0, malformed 0/);
+      expect(result.stderr).toMatch(sendSummary({ read: 1000, malformed: 0, emitted: 1000, acked: 1000, dropped: 0 }));
       receiver.child.kill('SIGTERM');
       await receiver.exited;
       const severe = new Set(['Emergency', 'Alert', 'Critical', 'Error', 'Warning']);
@@ -67,7 +67,8 @@ describe('send', () => {
       const result = await send(['--target', receiver.addresses[0]!], input);
       expect(result.stderr).toMatch(/line 2: not JSON: .*; skipped/);
       expect(result.stderr).toMatch(/line 5: invalid alert: priority "loud" is not a Falco priority/);
-      expect(result.stderr).toMatch(/read 5, sent 3, acked 3, dropped 0, malformed 2/);
+      // The bad priority is emitted and refused by emit(): dropped as invalid, and counted as malformed.
+      expect(result.stderr).toMatch(sendSummary({ read: 5, malformed: 2, emitted: 4, acked: 3, dropped: 1 }));
       expect(result.code).toBe(0);
     } finally {
       receiver.child.kill('SIGKILL');
@@ -78,7 +79,11 @@ describe('send', () => {
     const line = readFileSync(DATA, 'utf8').split('\n')[0]!;
     const result = await send(['--target', `unix://${join(tempDir(), 'nobody.sock')}`, '--flush-timeout', '1'], `${line}\n${line}\n`);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/read 2, sent 2, acked 0, dropped 0, malformed 0/);
+    expect(result.stderr).toMatch(sendSummary({ read: 2, malformed: 0, emitted: 2, acked: 0, dropped: 2 }));
     expect(result.stderr).toMatch(/closed with 2 alert\(s\) not acknowledged/);
+    expect(result.stderr).toMatch(/dropped 2 \(unacked_at_close 2: still unacknowledged when --flush-timeout ran out\)/);
+    // The cause, as it happened and once more at the end.
+    expect(result.stderr).toMatch(/cannot connect: UNAVAILABLE: [^\n]*ENOENT[^\n]*nobody\.sock/);
+    expect(result.stderr).toMatch(/last error: UNAVAILABLE: [^\n]*ENOENT/);
   });
 });

@@ -3,8 +3,10 @@
 
 import { createOutputs, type Outputs } from '../outputs/fan-out.js';
 import type { OutputsConfig } from '../config/outputs-config.js';
+import type { DropCounts } from '../host/output.js';
 import type { SendCounters } from '../input/counters.js';
-import { tlsFromFlags, type TlsFlags } from './tls-flags.js';
+import { clientTls, type TlsFlags } from './tls-flags.js';
+import { addressFlag, sizeFlag } from './flag-values.js';
 import type { GrpcOutputOptions } from '../outputs/grpc-options.js';
 
 export interface OutputFlags extends TlsFlags {
@@ -24,8 +26,7 @@ function spoolFromFlags(flags: OutputFlags): GrpcOutputOptions['spool'] {
     if (stray) throw new Error(`${stray} goes with --spool DIR`);
     return undefined;
   }
-  const maxBytes = flags.spoolMaxBytes === undefined ? undefined : Number(flags.spoolMaxBytes);
-  if (maxBytes !== undefined && !Number.isSafeInteger(maxBytes)) throw new Error(`--spool-max-bytes must be a number of bytes, got "${flags.spoolMaxBytes}"`);
+  const maxBytes = flags.spoolMaxBytes === undefined ? undefined : sizeFlag('--spool-max-bytes', flags.spoolMaxBytes);
   return {
     dir: flags.spool,
     maxBytes,
@@ -63,37 +64,51 @@ export function buildSendOutputs(flags: OutputFlags, classic: OutputsConfig | nu
   if (flags.spool !== undefined && !flags.target) {
     throw new Error("--spool is the gRPC output's (--target); a classic output takes spool: { dir } in its section of the config");
   }
-  const bufferBytes = flags.bufferBytes === undefined ? undefined : Number(flags.bufferBytes);
+  const bufferBytes = flags.bufferBytes === undefined ? undefined : sizeFlag('--buffer-bytes', flags.bufferBytes);
+  const target = flags.target === undefined ? undefined : addressFlag('--target', flags.target);
+  const onFull = onFullFor(flags, count, servingHttp);
+  const tls = target === undefined ? undefined : clientTls(flags, target);
   return createOutputs({
     bufferBytes,
-    onFull: onFullFor(flags, count, servingHttp),
+    onFull,
     blockTimeoutMs: 30_000,
-    grpc: flags.target ? { target: flags.target, tls: tlsFromFlags(flags) ?? undefined, insecure: flags.insecure, spool: spoolFromFlags(flags) } : undefined,
+    grpc: target ? { target, tls, insecure: flags.insecure, spool: spoolFromFlags(flags) } : undefined,
     ...(classic ? { format: classic.format, stdout: classic.stdout, file: classic.file, syslog: classic.syslog, program: classic.program, http: classic.http } : {}),
   });
 }
 
-/** The summary lines and whether every valid alert reached every output. */
-export function summarize(outputs: Outputs, counters: SendCounters): { lines: string[]; ok: boolean } {
+/** What each drop reason means, for the summary. */
+const DROP_WORDS: Record<keyof DropCounts, string> = {
+  full: 'its buffer was full',
+  too_large: 'larger than it takes',
+  invalid: 'not a valid alert, also counted as malformed',
+  rejected: 'refused by the receiver',
+  failed: 'the channel gave up after its retries',
+  unacked_at_close: 'still unacknowledged when --flush-timeout ran out',
+  spool_full: 'the spool was at its maxBytes and whenFull gave it up',
+  corrupt: 'damaged in the spool on disk',
+};
+
+/**
+ * The summary lines and whether every valid alert reached every output. The numbers are the
+ * outputs' stats, the same the metrics serve: emitted + replayed = acked + pending + dropped (by
+ * reason); pending is 0 once closed, except what a spool keeps for the next run.
+ */
+export function summarize(outputs: Outputs, counters: SendCounters, words: (text: string) => string = (t) => t): { lines: string[]; ok: boolean } {
   const all = Object.entries(outputs.stats().outputs);
-  const lines: string[] = [];
+  const lines: string[] = [`read ${counters.read}, malformed ${counters.malformed}${all.length > 1 ? `, to ${all.length} outputs` : ''}`];
   let ok = true;
   for (const [name, s] of all) {
-    const valid = s.emitted - s.drops.invalid;
-    const dropped = s.dropped - s.drops.invalid;
-    ok &&= s.acked === valid + s.replayed;
-    const reasons = Object.entries(s.drops)
-      .filter(([reason, n]) => n > 0 && reason !== 'invalid')
-      .map(([reason, n]) => `${reason} ${n}`);
+    const lost = s.dropped - s.drops.invalid;
+    ok &&= lost === 0 && s.pending === 0;
+    const reasons = (Object.entries(s.drops) as Array<[keyof DropCounts, number]>)
+      .filter(([, n]) => n > 0)
+      .map(([reason, n]) => `${reason} ${n}: ${DROP_WORDS[reason]}`);
+    // With a spool, what is pending after close waits on disk for the next run (not a drop).
+    const pending = s.pending > 0 ? `, pending ${s.pending}${s.spool ? ` (kept in the spool ${s.spool.dir} for the next run)` : ''}` : '';
     const replayed = s.replayed > 0 ? ` (+${s.replayed} from the spool of an earlier run)` : '';
-    const detail = `sent ${valid}${replayed}, acked ${s.acked}, dropped ${dropped}`;
-    const why = `${reasons.length > 0 ? ` (${reasons.join(', ')})` : ''}${s.lastError && dropped > 0 ? `; last error: ${s.lastError}` : ''}`;
-    if (all.length > 1) lines.push(`${name}: ${detail}${why}`);
-    else {
-      lines.push(`read ${counters.read}, ${detail}, malformed ${counters.malformed}`);
-      if (why !== '') lines.push(`dropped${why}`);
-    }
+    lines.push(`${name}: emitted ${s.emitted}${replayed}, acked ${s.acked}, dropped ${s.dropped}${pending}${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`);
+    if (s.lastError && lost > 0) lines.push(`${name}: last error: ${words(s.lastError)}`);
   }
-  if (all.length > 1) lines.unshift(`read ${counters.read}, malformed ${counters.malformed}, to ${all.length} outputs`);
   return { lines, ok };
 }

@@ -17,8 +17,10 @@ import { parseOutputsConfig, type OutputsConfig } from '../config/outputs-config
 import { parseSendSettings } from '../config/send-config.js';
 import type { Report } from '../config/section.js';
 import { fillFromConfig } from './config-options.js';
-import { buildSendOutputs, summarize, type OutputFlags } from './send-outputs.js';
-import { addTlsFlags } from './tls-flags.js';
+import { buildSendOutputs, onFullFor, summarize, type OutputFlags } from './send-outputs.js';
+import { addTlsFlags, inFlagWords } from './tls-flags.js';
+import { watchOutputs, type OutputWatch } from './output-watch.js';
+import { whyNotAnAlert } from '../input/not-an-alert.js';
 import { metricsListenOption, serveMetrics } from './metrics-option.js';
 import { registerInputMetrics, registerOutputMetrics } from '../metrics/send-metrics.js';
 
@@ -29,6 +31,7 @@ interface SendFlags extends OutputFlags {
   fromEnd?: boolean;
   httpListen?: string;
   flushTimeout: string;
+  httpRequestTimeout: string;
   metricsListen?: string;
 }
 
@@ -53,15 +56,15 @@ function checkModes(flags: SendFlags): void {
   if (flags.httpListen !== undefined) parseListenAddress(flags.httpListen);
 }
 
-/** Aborts on the first SIGINT or SIGTERM; a second one exits at once. */
-function stopOnSignal(): AbortSignal {
+/** Aborts on the first SIGINT or SIGTERM, saying what it now waits for; a second one exits at once. */
+function stopOnSignal(waitingFor: () => string): AbortSignal {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
       say(`${signal} again: exiting without waiting for acks`);
       process.exit(1);
     }
-    say(`${signal}: finishing`);
+    say(`${signal}: stopped reading input; ${waitingFor()}; ${signal} again exits at once`);
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -69,9 +72,24 @@ function stopOnSignal(): AbortSignal {
   return controller.signal;
 }
 
-async function* readLines(input: NodeJS.ReadableStream, name: (lineNo: number) => string): AsyncGenerator<SourceLine> {
+async function* readLines(input: NodeJS.ReadableStream & { destroy(): void }, name: (lineNo: number) => string, stop: AbortSignal): AsyncGenerator<SourceLine> {
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  // A signal ends the input where it is: the lines not read yet are not sent. Closing the
+  // interface ends the loop below; destroying the input alone would leave it waiting forever.
+  const onStop = (): void => {
+    lines.close();
+    input.destroy();
+  };
+  stop.addEventListener('abort', onStop, { once: true });
   let lineNo = 0;
-  for await (const text of createInterface({ input, crlfDelay: Infinity })) yield { where: name(++lineNo), text };
+  try {
+    for await (const text of lines) {
+      if (stop.aborted) break;
+      yield { where: name(++lineNo), text };
+    }
+  } finally {
+    stop.removeEventListener('abort', onStop);
+  }
 }
 
 async function* followLines(file: string, fromEnd: boolean, signal: AbortSignal): AsyncGenerator<SourceLine> {
@@ -80,36 +98,63 @@ async function* followLines(file: string, fromEnd: boolean, signal: AbortSignal)
   }
 }
 
-function lineSource(flags: SendFlags): AsyncIterable<SourceLine> {
-  if (flags.input === undefined) return readLines(process.stdin, (n) => `line ${n}`);
+function lineSource(flags: SendFlags, stop: AbortSignal): AsyncIterable<SourceLine> {
+  if (flags.input === undefined) return readLines(process.stdin, (n) => `line ${n}`, stop);
   const file = flags.input;
-  if (flags.follow) return followLines(file, flags.fromEnd === true, stopOnSignal());
-  return readLines(createReadStream(file), (n) => `${file}:${n}`);
+  if (flags.follow) return followLines(file, flags.fromEnd === true, stop);
+  return readLines(createReadStream(file), (n) => `${file}:${n}`, stop);
 }
 
-async function sendLines(source: AsyncIterable<SourceLine>, output: Outputs, counters: SendCounters): Promise<void> {
+/** Malformed inputs reported one by one; past this many only counted (the summary has them all). */
+const MALFORMED_SHOWN = 20;
+
+function reportMalformed(counters: SendCounters, where: string, reason: string): void {
+  if (counters.malformed <= MALFORMED_SHOWN) say(`${where}: ${reason}; skipped`);
+  if (counters.malformed === MALFORMED_SHOWN) say(`more malformed inputs are counted but not shown (see the summary)`);
+}
+
+/**
+ * Waits, without blocking the thread, until every output has room for a line of this size, so
+ * signals, the connection watch and metrics scrapes carry on while a slow receiver catches up.
+ * emit()'s own blocking wait stays behind it for an alert that encodes larger than guessed.
+ */
+async function roomFor(output: Outputs, text: string, stop: AbortSignal): Promise<boolean> {
+  const want = 2 * Buffer.byteLength(text) + 1024;
+  while (output.outputs.some((o) => o.freeBytes() < Math.min(want, o.maxAlertBytes * 2))) {
+    if (stop.aborted) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return true;
+}
+
+async function sendLines(source: AsyncIterable<SourceLine>, output: Outputs, counters: SendCounters, waitForRoom: boolean, stop: AbortSignal): Promise<void> {
   for await (const { where, text } of source) {
     if (text.trim() === '') continue;
     counters.read++;
+    let alert: AlertInput;
     try {
-      output.emit(parseFalcoJsonLine(text));
+      alert = parseFalcoJsonLine(text);
     } catch (err) {
       counters.malformed++;
-      say(`${where}: ${(err as Error).message}; skipped`);
+      reportMalformed(counters, where, whyNotAnAlert(err, text));
+      continue;
+    }
+    // Stopped while waiting: this line is not sent, like the rest of the input not read yet.
+    if (waitForRoom && !(await roomFor(output, text, stop))) break;
+    try {
+      output.emit(alert);
+    } catch (err) {
+      counters.malformed++; // the output counted it as dropped: invalid
+      reportMalformed(counters, where, (err as Error).message);
     }
   }
 }
 
 /** Serves http_output until a signal, then stops accepting and lets the requests in hand finish. */
-async function serveHttp(listen: string, output: Outputs, counters: SendCounters): Promise<void> {
-  const stop = stopOnSignal();
+async function serveHttp(listen: string, output: Outputs, counters: SendCounters, stop: AbortSignal, requestTimeoutMs: number): Promise<void> {
   let tooLargeSeen = 0;
-  let ringFull = false;
   const deliver = (alert: AlertInput): Delivery => {
-    if (output.emit(alert)) {
-      ringFull = false;
-      return 'accepted';
-    }
+    if (output.emit(alert)) return 'accepted';
     const too_large = Object.values(output.stats().outputs).reduce((n, o) => Math.max(n, o.drops.too_large), 0);
     if (too_large === tooLargeSeen) return 'full';
     tooLargeSeen = too_large;
@@ -119,21 +164,39 @@ async function serveHttp(listen: string, output: Outputs, counters: SendCounters
     listen,
     counters,
     deliver,
+    requestTimeoutMs,
     onRefused: ({ requestNo, from, status, reason }) => {
-      // A full ring is the receiver's trouble, not the poster's: say so once, not per request.
-      if (status !== 503) say(`request ${requestNo} from ${from}: ${reason}`);
-      else if (!ringFull) say('transmitter buffer full: dropping alerts (answering 503) until there is room');
-      ringFull ||= status === 503;
+      // A full ring is the receiver's trouble, not the poster's: the output watch reports the episode.
+      if (status === 503) return;
+      if (status >= 500) say(`request ${requestNo} from ${from}: ${reason}`);
+      else reportMalformed(counters, `request ${requestNo} from ${from}`, reason);
     },
   });
   say(`listening on ${listener.url}`);
   if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
-  await listener.close();
+  await listener.close(HTTP_CLOSE_GRACE_MS);
 }
 
-async function finish(output: Outputs, counters: SendCounters, flushMs: number): Promise<void> {
+/** How long requests in hand may take to finish once send stops taking new ones. */
+const HTTP_CLOSE_GRACE_MS = 5000;
+/** While the last acks are awaited, how often send says how many are left. */
+const WAITING_NOTE_MS = 10_000;
+
+function pendingOf(output: Outputs): number {
+  return Object.values(output.stats().outputs).reduce((n, s) => n + s.pending, 0);
+}
+
+async function finish(output: Outputs, counters: SendCounters, flushMs: number, watch: OutputWatch): Promise<void> {
+  const deadline = performance.now() + flushMs;
+  const note = setInterval(() => {
+    const pending = pendingOf(output);
+    if (pending > 0) say(`waiting for ${pending} alert(s) to be acknowledged; giving up in ${Math.max(0, Math.round((deadline - performance.now()) / 1000))} s (--flush-timeout)`);
+  }, WAITING_NOTE_MS);
+  note.unref();
   const flushed = await output.close(flushMs);
-  const { lines, ok } = summarize(output, counters);
+  clearInterval(note);
+  watch.stop();
+  const { lines, ok } = summarize(output, counters, inFlagWords);
   for (const line of lines) say(line);
   const answers = Object.entries(counters.httpResponses);
   if (answers.length > 0) say(`http answers: ${answers.map(([status, n]) => `${status} x${n}`).join(', ')}`);
@@ -160,7 +223,8 @@ export function sendCommand(): Command {
     .option('--follow', 'with --input: keep reading as the file grows, through rotation and truncation, until SIGINT/SIGTERM')
     .option('--from-end', 'with --follow: skip the lines already in the file')
     .option('--http-listen <addr>', "host:port: take Falco's http_output POSTs (one alert each) instead of reading stdin")
-    .option('--buffer-bytes <n>', 'ring size of each output')
+    .option('--http-request-timeout <seconds>', 'with --http-listen: a request must be complete within this time, or it is answered 408 and closed', '30')
+    .option('--buffer-bytes <size>', 'ring size of each output: bytes, or with a unit (512KiB, 8MiB; default 8MiB)')
     .option('--on-full <block|drop>', 'when an output is full: wait (default with one output, reading lines) or drop and count (default otherwise)')
     .option('--flush-timeout <seconds>', 'how long to wait for the last acks at the end of input', '60')
     .option('--spool <dir>', "the gRPC output's spool: alerts wait on disk through outages and restarts (docs/spool.md)")
@@ -172,22 +236,35 @@ export function sendCommand(): Command {
   return cmd.action(async () => {
     const classic = readConfig(cmd);
     const flags = cmd.opts<SendFlags>();
-    const flushSec = Number(flags.flushTimeout);
-    if (!Number.isFinite(flushSec) || flushSec < 0) throw new Error(`--flush-timeout must be seconds >= 0, got "${flags.flushTimeout}"`);
+    const flushSec = seconds('--flush-timeout', flags.flushTimeout, 0);
+    const requestTimeoutSec = seconds('--http-request-timeout', flags.httpRequestTimeout, 0.001);
     checkModes(flags);
     const counters = createSendCounters();
-    const output = buildSendOutputs(flags, classic, flags.httpListen !== undefined);
+    const servingHttp = flags.httpListen !== undefined;
+    const output = buildSendOutputs(flags, classic, servingHttp);
+    const watch = watchOutputs(output.outputs, say, { words: inFlagWords });
     // logrotate's postrotate sends SIGHUP: file outputs reopen their file, as Falco's do.
     process.on('SIGHUP', () => {
       output.reopen().catch((err: unknown) => say(`SIGHUP: reopening failed: ${err instanceof Error ? err.message : String(err)}`));
+    });
+    const stop = stopOnSignal(() => {
+      const pending = pendingOf(output);
+      const requests = servingHttp ? `finishing the requests in hand (up to ${HTTP_CLOSE_GRACE_MS / 1000} s), then ` : '';
+      return `${requests}waiting up to ${flushSec} s (--flush-timeout) for ${pending} alert(s) not yet acknowledged`;
     });
     const metrics = flags.metricsListen === undefined ? null : await serveMetrics('send', flags.metricsListen, (r) => {
       registerOutputMetrics(r, output.outputs);
       registerInputMetrics(r, counters);
     });
-    if (flags.httpListen !== undefined) await serveHttp(flags.httpListen, output, counters);
-    else await sendLines(lineSource(flags), output, counters);
-    await finish(output, counters, flushSec * 1000);
+    if (servingHttp) await serveHttp(flags.httpListen!, output, counters, stop, requestTimeoutSec * 1000);
+    else await sendLines(lineSource(flags, stop), output, counters, onFullFor(flags, output.outputs.length, false) === 'block', stop);
+    await finish(output, counters, flushSec * 1000, watch);
     if (metrics) await metrics.close();
   });
+}
+
+function seconds(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min) throw new Error(`${flag}: expected a number of seconds${min > 0 ? ' above 0' : ' >= 0'}, got "${value}"`);
+  return n;
 }

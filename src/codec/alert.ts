@@ -72,7 +72,6 @@ export function sourceEnumFor(source: string): number {
 /** Falco's marker for a field without a value; `null` travels as this and comes back as null. */
 export const NO_VALUE = '<NA>';
 
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
 const NANOS_PER_SECOND = 1_000_000_000n;
 const MAX_SAFE_SECONDS = BigInt(Number.MAX_SAFE_INTEGER);
 /** google.protobuf.Timestamp's valid range, in seconds. */
@@ -84,17 +83,25 @@ const DEFAULT_HOSTNAME = osHostname();
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-/** Whether an RFC3339 match names a real date and time: Date.UTC would roll 2025-02-30 over to March 2. */
-function inRange(m: RegExpExecArray): boolean {
-  const year = +m[1]!;
-  const month = +m[2]!;
-  const day = +m[3]!;
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
-  return (
-    days !== undefined && day >= 1 && day <= days && +m[4]! <= 23 && +m[5]! <= 59 && +m[6]! <= 60 &&
-    (m[9] === undefined || (+m[10]! <= 23 && +m[11]! <= 59))
-  );
+/** The decimal value of text[from, from + count), or -1 unless all of them are ASCII digits. */
+function digits(text: string, from: number, count: number): number {
+  let value = 0;
+  for (let i = from; i < from + count; i++) {
+    const d = text.charCodeAt(i) - 0x30; // NaN past the end
+    if (!(d >= 0 && d <= 9)) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
 }
 
 /** Thrown by the encoder when an alert does not fit its byte limit. */
@@ -124,11 +131,18 @@ export class AlertEncoder {
   private seconds = 0;
   private nanos = 0;
   private bigSeconds: bigint | null = null;
+  /** The date and time of day of the last RFC 3339 time read (19 characters), and its seconds. */
+  private lastTimePrefix = '\u0000';
+  private lastTimeBase = 0;
+  /** `buf` as a DataView, for writing cached strings a 32-bit word at a time. */
+  private view: DataView;
+  private readonly cache = new TextCache();
 
   /** maxBytes: the largest encoded alert accepted; larger ones throw AlertTooLargeError. */
   constructor(readonly maxBytes: number) {
     this.scratch = Buffer.allocUnsafe(maxBytes + 16) as Utf8Buffer;
     this.buf = this.scratch;
+    this.view = new DataView(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength);
   }
 
   /** Validates and encodes into scratch; throws TypeError naming the field, or AlertTooLargeError. */
@@ -156,7 +170,10 @@ export class AlertEncoder {
     this.timeOf(alert.time);
     const src = source ?? 'syscall';
 
-    this.buf = out;
+    if (out !== this.buf) {
+      this.buf = out;
+      this.view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    }
     this.pos = start;
     this.limit = start + window;
     this.window = window;
@@ -164,27 +181,31 @@ export class AlertEncoder {
     if (priority !== 0) this.writeVarintField(0x10, priority);
     const srcEnum = sourceEnumFor(src);
     if (srcEnum !== 0) this.writeVarintField(0x18, srcEnum);
-    this.writeStringField(0x22, rule);
+    this.pos = this.writeRecurring(0x22, rule, this.pos);
     if (output) this.writeStringField(0x2a, output);
     let literals = 0;
     if (fields !== undefined) {
-      let index = 0;
+      let bit = 1; // 2 ** (index of the entry)
       for (const key in fields) {
         const value = fields[key];
-        this.writeMapEntry(key, this.fieldValue(key, value));
-        if (index < MAX_LITERAL_ENTRIES && isJsonLiteral(value)) literals += 2 ** index;
-        index++;
+        if (typeof value === 'string') {
+          this.writeMapEntry(key, value);
+        } else {
+          this.writeMapEntry(key, this.fieldValue(key, value));
+          if (bit <= MAX_LITERAL_BIT && isJsonLiteral(value)) literals += bit;
+        }
+        bit *= 2;
       }
     }
-    this.writeStringField(0x3a, hostname ?? DEFAULT_HOSTNAME);
+    this.pos = this.writeRecurring(0x3a, hostname ?? DEFAULT_HOSTNAME, this.pos);
     if (tags !== undefined) {
       for (let i = 0; i < tags.length; i++) {
         const tag = tags[i];
         if (typeof tag !== 'string') invalid(`tags[${i}]`, 'a string', tag);
-        this.writeStringField(0x42, tag);
+        this.pos = this.writeRecurring(0x42, tag, this.pos);
       }
     }
-    this.writeStringField(0x4a, src);
+    this.pos = this.writeRecurring(0x4a, src, this.pos);
     if (literals !== 0) {
       this.ensureRoom(2 + 8);
       this.buf[this.pos++] = JSON_LITERALS_TAG[0]!;
@@ -268,20 +289,71 @@ export class AlertEncoder {
     else this.bigSeconds = s;
   }
 
+  /**
+   * YYYY-MM-DD[Tt ]hh:mm:ss[.1-9 digits](Z|z|+hh:mm|-hh:mm), read by hand: a regular
+   * expression and Date.UTC were a quarter of emit() for alerts carrying Falco's time string.
+   */
   private parseRfc3339(text: string): void {
-    const m = RFC3339.exec(text);
-    if (m === null || !inRange(m)) {
+    const n = text.length;
+    // Alerts come in runs within one second: the date and time of day are read once per second.
+    let base = this.lastTimeBase;
+    let ok = n >= 20 && text.startsWith(this.lastTimePrefix);
+    if (!ok) {
+      const year = digits(text, 0, 4);
+      const month = digits(text, 5, 2);
+      const day = digits(text, 8, 2);
+      const hour = digits(text, 11, 2);
+      const minute = digits(text, 14, 2);
+      const second = digits(text, 17, 2);
+      const sep = text.charCodeAt(10);
+      ok =
+        n >= 20 && year >= 0 && text.charCodeAt(4) === 0x2d && text.charCodeAt(7) === 0x2d &&
+        (sep === 0x54 || sep === 0x74 || sep === 0x20) && text.charCodeAt(13) === 0x3a && text.charCodeAt(16) === 0x3a &&
+        month >= 1 && month <= 12 && day >= 1 && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 && second <= 60;
+      if (ok) {
+        const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+        ok = day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!);
+      }
+      if (ok) {
+        // A leap second (:60) rolls over into the next minute, as Date.UTC does.
+        base = daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+        this.lastTimePrefix = text.slice(0, 19);
+        this.lastTimeBase = base;
+      }
+    }
+    let pos = 19;
+    let nanos = 0;
+    if (ok && text.charCodeAt(pos) === 0x2e) {
+      const from = ++pos;
+      while (pos < n && pos - from < 10) {
+        const d = text.charCodeAt(pos) - 0x30;
+        if (!(d >= 0 && d <= 9)) break;
+        nanos = nanos * 10 + d;
+        pos++;
+      }
+      const count = pos - from;
+      ok = count >= 1 && count <= 9;
+      nanos *= 10 ** (9 - count);
+    }
+    let offset = 0;
+    if (ok) {
+      const zone = text.charCodeAt(pos);
+      if (zone === 0x5a || zone === 0x7a) {
+        ok = pos + 1 === n;
+      } else if (zone === 0x2b || zone === 0x2d) {
+        const oh = digits(text, pos + 1, 2);
+        const om = digits(text, pos + 4, 2);
+        ok = pos + 6 === n && text.charCodeAt(pos + 3) === 0x3a && oh >= 0 && oh <= 23 && om >= 0 && om <= 59;
+        offset = (oh * 60 + om) * 60 * (zone === 0x2b ? 1 : -1);
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) {
       throw new TypeError(`invalid alert: time "${text}" is not RFC 3339 (e.g. 2025-11-27T05:00:00.000000970Z)`);
     }
-    // Date.UTC reads years 0-99 as 1900-1999; 400 Gregorian years are exactly 146097 days.
-    const ms = Date.UTC(+m[1]! + 400, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) - 146_097 * 86_400_000;
-    let seconds = ms / 1000;
-    if (m[9] !== undefined) {
-      const offset = (+m[10]! * 60 + +m[11]!) * 60;
-      seconds += m[9] === '+' ? -offset : offset;
-    }
-    this.seconds = seconds;
-    this.nanos = m[7] === undefined ? 0 : +(m[7] + '00000000').slice(0, 9);
+    this.seconds = base - offset;
+    this.nanos = nanos;
   }
 
   private writeTime(): void {
@@ -331,59 +403,111 @@ export class AlertEncoder {
   }
 
   private writeStringField(tag: number, text: string): void {
+    this.pos = this.writeString(tag, text, this.pos);
+  }
+
+  /**
+   * Writes `tag`, the UTF-8 byte length as a varint and the bytes at `at`; returns where they end.
+   * The length's size is known from the UTF-16 unit count (each becomes 1 to 3 bytes) for
+   * strings below 43 units, guessed otherwise and the bytes moved in the rare case the guess was
+   * wrong: measuring first (Buffer.byteLength) would cost a second pass over the string.
+   */
+  private writeString(tag: number, text: string, at: number): number {
     const buf = this.buf;
-    // A UTF-16 unit becomes at most 3 UTF-8 bytes; short strings get a 1-byte length
-    // without measuring them first.
-    if (text.length < 43 && this.pos + 2 + text.length * 3 <= this.limit) {
-      buf[this.pos] = tag;
-      const n = this.writeText(text, this.pos + 2);
-      buf[this.pos + 1] = n;
-      this.pos += 2 + n;
-      return;
+    const units = text.length;
+    if (units < 43 && at + 2 + units * 3 <= this.limit) {
+      buf[at] = tag;
+      const n = units <= SHORT_TEXT ? this.writeText(text, at + 2) : buf.utf8Write(text, at + 2);
+      buf[at + 1] = n;
+      return at + 2 + n;
+    }
+    if (units < MID_TEXT && at + 3 + units * 3 <= this.limit) {
+      // 43 units or more (at least 43 bytes) and at most 16383 bytes: a 1- or 2-byte length.
+      buf[at] = tag;
+      const guess = units < 128 ? 1 : 2;
+      const n = buf.utf8Write(text, at + 1 + guess);
+      const size = n < 128 ? 1 : 2;
+      if (size !== guess) buf.copyWithin(at + 1 + size, at + 1 + guess, at + 1 + guess + n);
+      return this.putLength(at + 1, n, size) + n;
     }
     const n = Buffer.byteLength(text, 'utf8');
+    this.pos = at;
     this.ensureRoom(1 + varintSize(n) + n);
-    buf[this.pos++] = tag;
+    buf[at] = tag;
+    this.pos = at + 1;
     this.writeVarint(n);
-    this.pos += buf.utf8Write(text, this.pos);
+    return this.pos + buf.utf8Write(text, this.pos);
+  }
+
+  /**
+   * writeString() for strings that recur from alert to alert (output_fields keys, rule names,
+   * hostnames, tags, sources): their UTF-8 comes from the cache, a few word stores instead of a
+   * store per character.
+   */
+  private writeRecurring(tag: number, text: string, at: number): number {
+    const units = text.length;
+    if (units < CACHED_MIN_UNITS || units > CACHED_MAX_UNITS) return this.writeString(tag, text, at);
+    const words = this.cache.get(text);
+    if (words === undefined) {
+      const end = this.writeString(tag, text, at);
+      this.cache.add(text, this.buf, at + 2, end - at - 2);
+      return end;
+    }
+    const n = words[0]!;
+    // Word stores may write up to 3 bytes past the string: they must still be inside the window.
+    if (at + 2 + n + 3 > this.limit) return this.writeString(tag, text, at);
+    this.buf[at] = tag;
+    this.buf[at + 1] = n;
+    const view = this.view;
+    for (let i = 1, o = at + 2; i < words.length; i++, o += 4) view.setInt32(o, words[i]!, true);
+    return at + 2 + n;
+  }
+
+  /** Writes `length` (< 16384) as a varint of exactly `size` (1 or 2) bytes at `at`; returns the end. */
+  private putLength(at: number, length: number, size: number): number {
+    if (size === 1) {
+      this.buf[at] = length;
+      return at + 1;
+    }
+    this.buf[at] = (length & 0x7f) | 0x80;
+    this.buf[at + 1] = length >>> 7;
+    return at + 2;
   }
 
   /**
    * Writes UTF-8 at `at`, returns the byte count. Short ASCII is copied by a plain loop:
-   * crossing into Buffer's native writer costs ~100 ns a call, more than the copy itself.
+   * crossing into Buffer's native writer costs ~60 ns a call, more than copying ~30 characters.
    */
   private writeText(text: string, at: number): number {
+    const buf = this.buf;
     const n = text.length;
-    if (n <= 64) {
-      const buf = this.buf;
-      let i = 0;
-      for (; i < n; i++) {
-        const c = text.charCodeAt(i);
-        if (c >= 0x80) break;
-        buf[at + i] = c;
-      }
-      if (i === n) return n;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) return buf.utf8Write(text, at);
+      buf[at + i] = c;
     }
-    return this.buf.utf8Write(text, at);
+    return n;
   }
 
+  /** Entry: 0x32 len { 0x0a klen key 0x12 vlen value }; the entry length is sized as writeString() sizes its own. */
   private writeMapEntry(key: string, value: string): void {
-    const buf = this.buf;
-    if (key.length + value.length < 40 && this.pos + 6 + (key.length + value.length) * 3 <= this.limit) {
-      // Entry: 0x32 len { 0x0a klen key 0x12 vlen value }, all lengths one byte.
-      buf[this.pos] = 0x32;
-      const start = this.pos + 2;
-      buf[start] = 0x0a;
-      const kn = this.writeText(key, start + 2);
-      buf[start + 1] = kn;
-      const vAt = start + 2 + kn;
-      buf[vAt] = 0x12;
-      const vn = this.writeText(value, vAt + 2);
-      buf[vAt + 1] = vn;
-      buf[this.pos + 1] = 4 + kn + vn;
-      this.pos = vAt + 2 + vn;
+    const at = this.pos;
+    // The most the entry can take: each unit 3 bytes, each inner length 2 bytes.
+    const most = (key.length + value.length) * 3 + 6;
+    if (most < 16384 && key.length < MID_TEXT && value.length < MID_TEXT && at + 3 + most <= this.limit) {
+      // Guessed as if ASCII, which nearly every key and value is; a wrong guess moves the bytes.
+      const guess = key.length + value.length + 4 < 128 ? 1 : 2;
+      const from = at + 1 + guess;
+      const end = this.writeString(0x12, value, this.writeRecurring(0x0a, key, from));
+      const n = end - from;
+      const size = n < 128 ? 1 : 2;
+      if (size !== guess) this.buf.copyWithin(at + 1 + size, from, end);
+      this.buf[at] = 0x32;
+      this.pos = this.putLength(at + 1, n, size) + n;
       return;
     }
+    const buf = this.buf;
     const kn = Buffer.byteLength(key, 'utf8');
     const vn = Buffer.byteLength(value, 'utf8');
     const entryLen = 1 + varintSize(kn) + kn + 1 + varintSize(vn) + vn;
@@ -399,6 +523,41 @@ export class AlertEncoder {
   }
 }
 
+/** Strings this long or longer recur too rarely to be worth caching (and keep 1-byte lengths). */
+const CACHED_MAX_UNITS = 42;
+/** Shorter strings are copied as fast by writeText's loop as from the cache. */
+const CACHED_MIN_UNITS = 8;
+/** The most strings the cache holds; full, it starts over. */
+const CACHE_ENTRIES = 2048;
+
+/**
+ * UTF-8 of recurring short strings, each as [byte length, then the bytes as little-endian
+ * 32-bit words]. Bounded whatever the input: at most CACHE_ENTRIES strings of at most
+ * CACHED_MAX_UNITS units (~250 KB); when full it is emptied and refills with what recurs now,
+ * so alerts that never repeat a name cost a little time, never memory.
+ */
+class TextCache {
+  private readonly map = new Map<string, Int32Array>();
+
+  get(text: string): Int32Array | undefined {
+    return this.map.get(text);
+  }
+
+  /** Remembers `text` as the `length` bytes at bytes[at] (just written there). */
+  add(text: string, bytes: Uint8Array, at: number, length: number): void {
+    if (this.map.size >= CACHE_ENTRIES) this.map.clear();
+    const words = new Int32Array(1 + ((length + 3) >> 2));
+    words[0] = length;
+    for (let i = 0; i < length; i++) words[1 + (i >> 2)]! |= bytes[at + i]! << ((i & 3) * 8);
+    this.map.set(text, words);
+  }
+}
+
+/** Strings up to this many units are copied by writeText's loop; longer ones by Buffer's native writer. */
+const SHORT_TEXT = 32;
+/** Below this many units a string's UTF-8 takes at most 16383 bytes: a length of 1 or 2 bytes. */
+const MID_TEXT = 5461;
+
 /**
  * Field 1000 of falco.outputs.response, this project's own and absent from Falco's proto: a
  * varint whose bit i says that the i-th output_fields entry was a JSON number or boolean, so a
@@ -407,7 +566,7 @@ export class AlertEncoder {
  */
 export const JSON_LITERALS_FIELD = 1000;
 const JSON_LITERALS_TAG = [0xc0, 0x3e]; // (1000 << 3) | 0 as a varint
-const MAX_LITERAL_ENTRIES = 53;
+const MAX_LITERAL_BIT = 2 ** 52; // entries past the 53rd stay strings
 
 function isJsonLiteral(value: unknown): boolean {
   return (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'bigint' || typeof value === 'boolean';

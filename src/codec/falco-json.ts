@@ -108,11 +108,17 @@ function quoteLongIntegers(line: string): string {
   return from === 0 ? line : out + line.slice(from);
 }
 
-/** Long integers come back as bigints: still numbers, so a JSON output writes them unquoted. */
+/**
+ * Long integers come back as bigints: still numbers, so a JSON output writes them unquoted.
+ * A number beyond a double (1e400) parses to Infinity and could only travel as null: refused.
+ */
 function toBigInts(fields: Record<string, unknown>): void {
   for (const key in fields) {
     const value = fields[key];
     if (typeof value === 'string' && value.startsWith(LONG_INTEGER)) fields[key] = BigInt(value.slice(1));
+    else if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw new MalformedAlertLineError(`output_fields[${JSON.stringify(key)}]: number out of range (beyond a 64-bit double)`);
+    }
   }
 }
 

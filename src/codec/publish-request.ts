@@ -28,6 +28,8 @@ const RESPONSE_WIRE_TYPES = [-1, 2, 0, 0, 2, 2, 2, 2, 2, 2];
  * only when something is wrong.
  */
 function checkAlert(buf: Buffer, start: number, end: number, index: number): number {
+  const quick = quickCheck(buf, start, end);
+  if (quick >= 0) return quick;
   const r = new Reader(buf, end);
   r.pos = start;
   try {
@@ -51,6 +53,93 @@ function checkAlert(buf: Buffer, start: number, end: number, index: number): num
   } catch (err) {
     throw err instanceof MalformedMessageError ? new MalformedMessageError(`alerts[${index}]: ${err.message}`) : err;
   }
+}
+
+/**
+ * checkAlert()'s checks for the shapes encoders write (tags of one or two bytes, output_fields
+ * entries with one-byte lengths, a time of seconds and nanos), with no Reader, no message text and
+ * no allocation: the priority, or -1 for anything else, which checkAlert() then reads and names
+ * precisely. It accepts nothing that checkAlert() would refuse.
+ */
+function quickCheck(buf: Buffer, start: number, end: number): number {
+  let pos = start;
+  let priority = 0;
+  while (pos < end) {
+    let tag = buf[pos++]!;
+    if (tag >= 0x80) {
+      if (pos >= end) return -1;
+      const high = buf[pos++]!;
+      if (high >= 0x80) return -1;
+      tag = (tag & 0x7f) + high * 128;
+    }
+    const field = tag >>> 3;
+    const wireType = tag & 7;
+    if (field === 0 || (field <= 9 && wireType !== RESPONSE_WIRE_TYPES[field])) return -1;
+    if (wireType === 0) {
+      // The same arithmetic as Reader.varint(), so the priority read is the same.
+      let value = 0;
+      let shift = 1;
+      let b = 0x80;
+      for (let i = 0; b >= 0x80; i++) {
+        if (pos >= end || i === 10) return -1;
+        b = buf[pos++]!;
+        value += (b & 0x7f) * shift;
+        shift *= 128;
+      }
+      if (field === 2) priority = value;
+    } else if (wireType === 2) {
+      if (pos >= end) return -1;
+      let len = buf[pos++]!;
+      if (len >= 0x80) {
+        if (pos >= end) return -1;
+        const b1 = buf[pos++]!;
+        len = (len & 0x7f) + (b1 & 0x7f) * 128;
+        if (b1 >= 0x80) {
+          if (pos >= end) return -1;
+          const b2 = buf[pos++]!;
+          if (b2 >= 0x80) return -1;
+          len += b2 * 16384;
+        }
+      }
+      if (len > end - pos) return -1;
+      const next = pos + len;
+      if (field === 1) {
+        if (!quickTime(buf, pos, next)) return -1;
+      } else if (field === 6) {
+        // 0x0a klen key 0x12 vlen value, one-byte lengths, filling the entry exactly.
+        const kl = buf[pos + 1]!;
+        if (buf[pos] !== 0x0a || kl >= 0x80 || pos + 2 + kl >= next || buf[pos + 2 + kl] !== 0x12) return -1;
+        const vl = buf[pos + 3 + kl]!;
+        if (vl >= 0x80 || pos + 4 + kl + vl !== next) return -1;
+      }
+      pos = next;
+    } else if (wireType === 1 || wireType === 5) {
+      pos += wireType === 1 ? 8 : 4;
+      if (pos > end) return -1;
+    } else {
+      return -1;
+    }
+  }
+  return priority;
+}
+
+/** A time of one-byte tags 0x08 seconds and 0x10 nanos within their ranges, as checkTime() wants it. */
+function quickTime(buf: Buffer, pos: number, end: number): boolean {
+  while (pos < end) {
+    const tag = buf[pos++]!;
+    if (tag !== 0x08 && tag !== 0x10) return false;
+    let value = 0;
+    let shift = 1;
+    let b = 0x80;
+    for (let i = 0; b >= 0x80; i++) {
+      if (pos >= end || i === 10) return false;
+      b = buf[pos++]!;
+      value += (b & 0x7f) * shift;
+      shift *= 128;
+    }
+    if (tag === 0x08 ? value > MAX_SECONDS && value < MIN_SECONDS_UNSIGNED : value > 999_999_999) return false;
+  }
+  return true;
 }
 
 /** Timestamp bounds as unsigned varints read into doubles (negative seconds are 10-byte two's complement). */
@@ -134,7 +223,23 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
         firstSeq = r.varint('first_seq');
         break;
       case 0x1a: {
-        const [s, e] = r.bytes(`alerts[${alerts.length}]`);
+        // One-byte or two-byte lengths that fit are read here; anything else by Reader.bytes(),
+        // whose message names the alert (built only then: this runs for every alert).
+        let s = r.pos;
+        let e = -1;
+        if (s + 1 < buf.length) {
+          const b0 = buf[s]!;
+          const b1 = buf[s + 1]!;
+          if (b0 < 0x80) {
+            s += 1;
+            e = s + b0;
+          } else if (b1 < 0x80) {
+            s += 2;
+            e = s + (b0 & 0x7f) + b1 * 128;
+          }
+        }
+        if (e < 0 || e > buf.length) [s, e] = r.bytes(`alerts[${alerts.length}]`);
+        r.pos = e;
         priorities.push(checkAlert(buf, s, e, alerts.length));
         alerts.push(buf.subarray(s, e));
         break;

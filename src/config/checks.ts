@@ -18,6 +18,24 @@ export function checkPositiveInteger(value: unknown): number {
   return checkInteger(value, 1);
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+
+/**
+ * A size in bytes >= 1: a whole number, or a number with a unit, binary (KiB, MiB, GiB) or
+ * decimal (k/kB, M/MB, G/GB), any case, a space allowed between: "8MiB", "512 KiB", "1.5M".
+ */
+export function checkSize(value: unknown): number {
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value) && value >= 1) return value;
+  } else if (typeof value === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+    const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+    const n = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+    if (Number.isSafeInteger(n) && n >= 1) return n;
+  }
+  throw new TypeError(`expected a size in bytes, a whole number or with a unit (e.g. 65536, 512KiB, 8MiB, 1GiB; k, M, G are powers of 1000), got ${describe(value)}`);
+}
+
 /** Falco's priority number (0 = Emergency ... 7 = Debug) for a name, any case, "info" accepted. */
 export function checkPriority(value: unknown): number {
   const n = typeof value === 'string' ? priorityFromName(value.trim()) : undefined;

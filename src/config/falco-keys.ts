@@ -4,6 +4,7 @@
 
 import type { ConfigDocument } from './load.js';
 import type { Report } from './section.js';
+import { closest } from './spelling.js';
 
 /** This project's own top-level section. */
 export const PROJECT_SECTION = 'falco_grpc_output';
@@ -64,6 +65,25 @@ export const FALCO_TOP_LEVEL_KEYS: ReadonlySet<string> = new Set([
   'webserver',
 ]);
 
+/** The top-level sections this project reads, for "did you mean" on a misspelt one. */
+export const SECTIONS_READ: readonly string[] = [
+  PROJECT_SECTION,
+  'grpc',
+  'grpc_output',
+  'priority',
+  'json_output',
+  'json_include_output_property',
+  'json_include_tags_property',
+  'json_include_output_fields_property',
+  'json_include_message_property',
+  'buffered_outputs',
+  'stdout_output',
+  'file_output',
+  'syslog_output',
+  'program_output',
+  'http_output',
+];
+
 /**
  * Warns about top-level keys that are neither Falco's nor ours, and notes that Falco's
  * `config_files` includes are not followed (settings there would otherwise vanish unnoticed).
@@ -72,7 +92,9 @@ export function checkTopLevelKeys(config: ConfigDocument, report: Report): void 
   const root = config.root;
   for (const key of root.keys()) {
     if (key === PROJECT_SECTION || FALCO_TOP_LEVEL_KEYS.has(key)) continue;
-    report('warning', `${root.where(key)}: ${key}: unknown key (neither Falco's nor ${PROJECT_SECTION}'s); ignored`);
+    const near = closest(key, SECTIONS_READ);
+    const hint = near ? `; did you mean ${near}? (as written, that section is not read)` : '';
+    report('warning', `${root.where(key)}: ${key}: unknown key (neither Falco's nor ${PROJECT_SECTION}'s); ignored${hint}`);
   }
   if ((root.list('config_files', (entry) => entry)?.length ?? 0) > 0) {
     report('note', `${root.where('config_files')}: config_files: Falco's includes are not followed; put the settings this program reads in ${config.file}`);

@@ -1,7 +1,7 @@
 // Reads a falco.yaml-style file: YAML 1.2 (as Falco's yaml-cpp), one document, a map at the top.
 // Syntax errors name the file, line and column; the result is the top-level ConfigSection.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, parseDocument } from 'yaml';
 import { ConfigError, ConfigSection } from './section.js';
 
@@ -13,12 +13,33 @@ export interface ConfigDocument {
   readonly root: ConfigSection;
 }
 
+/** Largest config file read: a falco.yaml is tens of KiB; a file past this is a mistake or an attack (YAML parsing costs far more memory than the file). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
 export function loadConfigFile(file: string): ConfigDocument {
   let text: string;
+  let fd: number | undefined;
   try {
-    text = readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
+    const tooLarge = (size: string): ConfigError =>
+      new ConfigError(`config file ${file} is ${size}; files over ${MAX_CONFIG_BYTES / 1024 / 1024} MiB are refused (a falco.yaml is a few KiB): is it the right file?`);
+    const { size } = fstatSync(fd);
+    if (size > MAX_CONFIG_BYTES) throw tooLarge(`${(size / 1024 / 1024).toFixed(1)} MiB`);
+    // Read in bounded steps: a pipe (--config <(...)) has no size to check up front.
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let n = readSync(fd, chunk); n > 0; n = readSync(fd, chunk)) {
+      total += n;
+      if (total > MAX_CONFIG_BYTES) throw tooLarge(`more than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`);
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
+    text = Buffer.concat(chunks, total).toString('utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   return parseConfigText(text, file);
 }

@@ -4,7 +4,7 @@
 // subscription API on or off, and priority is the minimum priority. This project's own keys live
 // in falco_grpc_output.receive and win over Falco's in the same file.
 
-import { checkGrpcAddress, checkHostPort, checkInteger, checkPositiveInteger, checkPriority, isUnixAddress } from './checks.js';
+import { checkGrpcAddress, checkHostPort, checkInteger, checkPositiveInteger, checkPriority, checkSize, isUnixAddress } from './checks.js';
 import { PROJECT_SECTION } from './falco-keys.js';
 import type { ConfigDocument } from './load.js';
 import { ConfigError, definedOnly, type Report } from './section.js';
@@ -28,6 +28,15 @@ export const RECEIVE_DEFAULTS = {
   history: 10_000,
   /** Debug: every alert passes. */
   minPriority: 7,
+  /** Recent alerts' bytes kept for get and for subscribers that fall behind (one shared buffer). */
+  historyBytes: 32 * 1024 * 1024,
+  maxSubscribers: 100,
+  maxProducers: 100_000,
+  maxConnectionsPerPeer: 64,
+  /** Seconds. */
+  handshakeTimeout: 10,
+  /** Seconds. */
+  firstFrameTimeout: 10,
 } as const;
 
 /**
@@ -44,6 +53,13 @@ export interface ReceiveOptionValues extends TlsSettings {
   /** Falco priority number, 0 (Emergency) to 7 (Debug). */
   minPriority?: number;
   metricsListen?: string;
+  historyBytes?: number;
+  maxSubscribers?: number;
+  maxProducers?: number;
+  maxConnections?: number;
+  maxConnectionsPerPeer?: number;
+  handshakeTimeout?: number;
+  firstFrameTimeout?: number;
   /** File only (grpc_output.enabled): serve Falco's subscription API (falco.outputs.service). */
   subscriptions?: boolean;
   /** File only: grpc.bind_address when enabled and TCP; while it is listened on, Falco's TLS files fill what is not given. */
@@ -69,6 +85,19 @@ export interface ReceiveSettings {
   subscriptions: boolean;
   /** Where to serve Prometheus metrics (host:port), if anywhere. */
   metricsListen?: string;
+  /** Bytes of recent alerts kept for get and for subscribers that fall behind. */
+  historyBytes: number;
+  /** Subscription streams (sub and get) open at once. */
+  maxSubscribers: number;
+  /** Producers whose sequence state is kept; the least recently seen is forgotten beyond. */
+  maxProducers: number;
+  /** Connections open at once; undefined: the receiver's default from the open-file limit. */
+  maxConnections?: number;
+  maxConnectionsPerPeer: number;
+  /** Seconds a TLS handshake may take. */
+  handshakeTimeout: number;
+  /** Seconds until a connection's first HTTP/2 frame. */
+  firstFrameTimeout: number;
 }
 
 /** Reads grpc:, grpc_output:, priority and falco_grpc_output.receive from a config file. */
@@ -79,14 +108,15 @@ export function readReceiveConfig(config: ConfigDocument, report: Report): Recei
   const bindAddress = grpc.value('bind_address', checkGrpcAddress) ?? FALCO_GRPC_BIND_ADDRESS;
   const threadiness = grpc.value('threadiness', (v) => checkInteger(v, 0));
   const falcoTls = { key: grpc.filePath('private_key'), cert: grpc.filePath('cert_chain'), ca: grpc.filePath('root_certs') };
-  // Unknown keys in Falco's own sections only warn: newer or older Falco versions may have more.
-  grpc.finish('warn', report);
+  // A misspelt key here is an error, as in our own sections: grpc.bind_adress would otherwise
+  // leave the receiver on Falco's default, every interface (0.0.0.0:5060).
+  grpc.finish('error', report);
   if (grpcEnabled && threadiness !== undefined) {
     report('note', `${grpc.where('threadiness')}: grpc.threadiness is accepted but unused: Node serves gRPC on one event loop`);
   }
   const grpcOutput = root.section('grpc_output');
   const subscriptions = grpcOutput.boolean('enabled');
-  grpcOutput.finish('warn', report);
+  grpcOutput.finish('error', report);
   const falcoPriority = root.value('priority', checkPriority);
 
   const project = root.section(PROJECT_SECTION);
@@ -98,11 +128,18 @@ export function readReceiveConfig(config: ConfigDocument, report: Report): Recei
     ...readTlsKeys(receive),
     outputFile: receive.filePath('output_file'),
     discard: receive.boolean('discard'),
-    maxMessageBytes: receive.value('max_message_bytes', checkPositiveInteger),
+    maxMessageBytes: receive.value('max_message_bytes', checkSize),
     subscriberQueue: receive.value('subscriber_queue', checkPositiveInteger),
     history: receive.value('history', checkPositiveInteger),
     minPriority: receive.value('min_priority', checkPriority),
     metricsListen: receive.value('metrics_listen', checkHostPort),
+    historyBytes: receive.value('history_bytes', checkPositiveInteger),
+    maxSubscribers: receive.value('max_subscribers', checkPositiveInteger),
+    maxProducers: receive.value('max_producers', checkPositiveInteger),
+    maxConnections: receive.value('max_connections', checkPositiveInteger),
+    maxConnectionsPerPeer: receive.value('max_connections_per_peer', checkPositiveInteger),
+    handshakeTimeout: receive.value('handshake_timeout', checkPositiveInteger),
+    firstFrameTimeout: receive.value('first_frame_timeout', checkPositiveInteger),
   };
   receive.finish('error', report);
 
@@ -174,5 +211,12 @@ export function resolveReceiveSettings(values: ReceiveOptionValues): ReceiveSett
     minPriority: values.minPriority ?? RECEIVE_DEFAULTS.minPriority,
     subscriptions: values.subscriptions ?? true,
     metricsListen: values.metricsListen,
+    historyBytes: values.historyBytes ?? RECEIVE_DEFAULTS.historyBytes,
+    maxSubscribers: values.maxSubscribers ?? RECEIVE_DEFAULTS.maxSubscribers,
+    maxProducers: values.maxProducers ?? RECEIVE_DEFAULTS.maxProducers,
+    maxConnections: values.maxConnections,
+    maxConnectionsPerPeer: values.maxConnectionsPerPeer ?? RECEIVE_DEFAULTS.maxConnectionsPerPeer,
+    handshakeTimeout: values.handshakeTimeout ?? RECEIVE_DEFAULTS.handshakeTimeout,
+    firstFrameTimeout: values.firstFrameTimeout ?? RECEIVE_DEFAULTS.firstFrameTimeout,
   };
 }

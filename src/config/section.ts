@@ -4,6 +4,7 @@
 
 import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { checkString, describe } from './checks.js';
+import { closest } from './spelling.js';
 
 /** A bad config file or value. The message names the file, the line and the key path. */
 export class ConfigError extends Error {
@@ -152,7 +153,8 @@ export class ConfigSection {
     const known = [...this.asked];
     for (const key of this.keys()) {
       if (this.asked.has(key)) continue;
-      const problem = `unknown key (known here: ${known.join(', ')})`;
+      const near = closest(key, known);
+      const problem = `unknown key${near ? `; did you mean ${near}?` : ''} (known here: ${known.join(', ')})`;
       if (policy === 'error') this.fail(key, problem);
       report('warning', `${this.where(key)}: ${this.keyPath(key)}: ${problem}; ignored`);
     }

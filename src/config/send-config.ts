@@ -1,7 +1,7 @@
 // falco_grpc_output.send: the settings a `send` transmitter can take from a config file.
 // Parsed and checked here; `send --config` fills the flags the command line and environment left unset.
 
-import { checkGrpcAddress, checkHostPort, checkPositiveInteger } from './checks.js';
+import { checkGrpcAddress, checkHostPort, checkSize } from './checks.js';
 import { PROJECT_SECTION } from './falco-keys.js';
 import type { ConfigDocument } from './load.js';
 import { definedOnly, type Report } from './section.js';
@@ -31,7 +31,7 @@ export function parseSendSettings(config: ConfigDocument, report: Report): SendS
   const settings: SendSettings = {
     target: send.value('target', checkGrpcAddress),
     ...readTlsKeys(send),
-    bufferBytes: send.value('buffer_bytes', checkPositiveInteger),
+    bufferBytes: send.value('buffer_bytes', checkSize),
     metricsListen: send.value('metrics_listen', checkHostPort),
     httpListen: send.value('http_listen', checkHostPort),
   };

@@ -96,9 +96,14 @@ interface Pacing {
   tickMs: number;
 }
 
+/** Most alerts one macrotask emits before it yields: a late tick catches up in slices, not in one long stall. */
+const MAX_BURST = 1000;
+
 /**
  * The open loop: each tick calls emitOne for every alert due by now, so lateness becomes
- * bursts and latency in the report instead of a silently lower rate. Resolves with the count.
+ * bursts and latency in the report instead of a silently lower rate. A backlog is emitted
+ * MAX_BURST at a time with a yield between slices, so the loop never blocks its own thread for
+ * long (it would measure its own stall as the event-loop delay). Resolves with the count.
  */
 function paceEmits(pacing: Pacing, emitOne: (seq: number) => void, afterTick: () => void): Promise<number> {
   const start = performance.now();
@@ -106,18 +111,28 @@ function paceEmits(pacing: Pacing, emitOne: (seq: number) => void, afterTick: ()
   return new Promise((resolve) => {
     const tick = (): void => {
       const elapsed = performance.now() - start;
-      if (seq >= pacing.limit || elapsed >= pacing.durationMs) return resolve(seq);
-      const due = pacing.rate === 'max' ? seq + 1000 : Math.floor((elapsed / 1000) * pacing.rate);
-      const until = Math.min(due, pacing.limit);
+      const over = elapsed >= pacing.durationMs;
+      // A paced run's last tick still emits what fell due before the end, however late it
+      // comes: the count is rate x duration, not what the loop's timing happened to allow.
+      if (seq >= pacing.limit || (over && pacing.rate === 'max')) return resolve(seq);
+      const due = pacing.rate === 'max' ? seq + MAX_BURST : Math.floor((Math.min(elapsed, pacing.durationMs) / 1000) * pacing.rate);
+      const until = Math.min(due, pacing.limit, seq + MAX_BURST);
       for (; seq < until; seq++) emitOne(seq);
       afterTick();
-      // Yield to timers (the sampler, the receiver's control) between bursts.
-      if (pacing.rate === 'max') setImmediate(tick);
+      const behind = until < Math.min(due, pacing.limit);
+      if (over && !behind) return resolve(seq);
+      // Yield to timers (the sampler, the receiver's control) between bursts; at once when behind.
+      if (pacing.rate === 'max' || behind) setImmediate(tick);
       else setTimeout(tick, pacing.tickMs);
     };
     tick();
   });
 }
+
+/** How long the no-op calibration runs at a paced run's own pace. */
+const CALIBRATION_MS = 1000;
+/** The event-loop delay monitor's sampling interval; Node's histogram includes it in every sample. */
+const LOOP_RESOLUTION_MS = 10;
 
 /**
  * Main-thread CPU per alert of the flood machinery itself (the paced loop, making the alert,
@@ -130,7 +145,7 @@ async function calibrateLoopCpu(pacing: Pacing, makeAlert: (seq: number, ns: big
   const base = BigInt(Date.now()) * 1_000_000n;
   const cpu0 = mainThreadCpuMicros();
   const n = await paceEmits(
-    pacing.rate === 'max' ? { rate: 'max', durationMs: Infinity, limit: 200_000, tickMs: 0 } : { ...pacing, durationMs: Math.min(2000, pacing.durationMs) },
+    pacing.rate === 'max' ? { rate: 'max', durationMs: Infinity, limit: 200_000, tickMs: 0 } : { ...pacing, durationMs: Math.min(CALIBRATION_MS, pacing.durationMs) },
     (i) => {
       const alert = makeAlert(i, base + BigInt(i));
       const t0 = process.hrtime.bigint();
@@ -153,7 +168,7 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
   const emitNs = createHistogram();
   const intervalEmitNs = createHistogram();
   const deliveryMs = createHistogram();
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   const series = emptySeries();
   const sampleMs = opts.sampleMs ?? 250;
   const limit = opts.count ?? Infinity;
@@ -263,8 +278,9 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
   clearInterval(sampler);
   sample(performance.now() - start);
   loopDelay.disable();
-  const progress = target.progress();
   await target.close();
+  // After close: what the target gave up on at the end is a drop (unacked_at_close), so emitted = acked + dropped.
+  const progress = target.progress();
   await embedded?.close();
 
   const elapsedSec = (performance.now() - start) / 1000;
@@ -274,6 +290,8 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
     if (emitNs.count > 0) distribution.push([p, emitNs.percentile(p === 0 ? 0.0001 : p) / 1000]);
   }
   const delivery = percentilesOf(deliveryMs, 1000);
+  // How late the monitor's timer fired: each sample is the whole interval between two firings.
+  const late = (ms: number): number => Math.max(0, ms - LOOP_RESOLUTION_MS);
   const loop = percentilesOf(loopDelay, 1e6);
   return {
     peer: opts.peer ?? 'falco-grpc-output',
@@ -286,7 +304,7 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
     // Everything acked over the whole run, the final flush included.
     throughputPerSec: acked / elapsedSec,
     emitUs: percentilesOf(emitNs, 1000),
-    eventLoopDelayMs: { p50: loop.p50, p99: loop.p99, max: loop.max },
+    eventLoopDelayMs: { p50: late(loop.p50), p99: late(loop.p99), max: late(loop.max) },
     mainCpuUsPerAlert: emitted > 0 ? Math.max(0, (cpuEnd - cpuStart) / emitted - loopCpuUs) : 0,
     floodLoopCpuUsPerAlert: loopCpuUs,
     // NaN (null in JSON) when the peer cannot see acks, rather than a misleading 0.
@@ -294,6 +312,7 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
     rssMaxMB: Math.max(rssMaxMB, process.resourceUsage().maxRSS / 1024),
     resent: progress.resent,
     reconnects: progress.reconnects,
+    bufferBytes: progress.capacityBytes,
     flushed,
     emitDistribution: distribution,
     series,

@@ -35,10 +35,12 @@ export interface FloodReport {
   emitted: number;
   acked: number;
   dropped: number;
-  drops: { full: number; too_large: number; invalid: number; rejected: number };
+  /** By reason; unacked_at_close: accepted, but not acknowledged when the flood closed the transmitter. */
+  drops: { full: number; too_large: number; invalid: number; rejected: number; unacked_at_close?: number };
   durationSec: number;
   throughputPerSec: number;
   emitUs: Percentiles;
+  /** How late the main thread's timers fired (monitorEventLoopDelay, its 10 ms interval taken out), ms. */
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   /**
    * Main-thread CPU from the first emit to the end of the final flush, per alert emitted,
@@ -52,6 +54,8 @@ export interface FloodReport {
   rssMaxMB: number;
   resent: number;
   reconnects: number;
+  /** The transmitter's buffer (ring) size in bytes; 0 for peers without one. */
+  bufferBytes?: number;
   /** True when every accepted alert was acknowledged before the flood ended. */
   flushed: boolean;
   /** The emit() latency distribution: [percentile 0..100, microseconds], ascending. */

@@ -10,7 +10,7 @@ export interface FloodProgress {
   /** Highest sequence number acknowledged (1-based, in emit order), for delivery latency; null if unknown. */
   ackedSeq: number | null;
   dropped: number;
-  drops: { full: number; too_large: number; invalid: number; rejected: number };
+  drops: { full: number; too_large: number; invalid: number; rejected: number; unacked_at_close?: number };
   /** Bytes buffered and not yet acknowledged, and the buffer's bound (0 when unbounded). */
   pendingBytes: number;
   capacityBytes: number;

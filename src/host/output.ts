@@ -21,6 +21,12 @@ export interface DropCounts {
   spool_full: number;
   /** Spool: the alert was damaged on disk (bad checksum, truncated or unreadable segment). */
   corrupt: number;
+  /**
+   * Still waiting for its ack or delivery when close() gave up on it (the destination was down or
+   * slow). With a spool, alerts already on disk are not counted here: they stay pending in the
+   * spool for the next process (close() says so); only those that never reached it are.
+   */
+  unacked_at_close: number;
 }
 
 /** An output's spool (null without one). */
@@ -43,7 +49,7 @@ export interface SpoolStats {
 }
 
 export interface OutputStats {
-  /** Every emit() call: emitted + replayed = acked + pending + dropped. */
+  /** Every emit() call: emitted + replayed = acked + pending + dropped (after close() without a spool, pending is 0). */
   emitted: number;
   /** Alerts an earlier process left in the spool, sent by this one (0 without a spool). */
   replayed: number;
@@ -61,6 +67,7 @@ export interface OutputStats {
   resent: number;
   /** gRPC reconnects; classic outputs: times the channel went from failing back to working. */
   reconnects: number;
+  /** Times the worker thread died and was replaced; after 8 deaths in a row without progress it is not, and lastError says why. */
   workerRestarts: number;
   connection: ConnectionState;
   /** The last failure (gRPC status and details, or the channel's error), or null if none. */

@@ -1,17 +1,17 @@
 // The host-side half of every output: emit() encodes on the calling thread into the output's
-// own SharedArrayBuffer ring and returns; a piscina-hosted worker thread does all the I/O
-// (a gRPC stream, or a classic channel), so a slow destination never reaches the host.
+// own SharedArrayBuffer ring and returns; a worker thread (src/host/output-thread.ts) does all
+// the I/O (a gRPC stream, or a classic channel), so a slow destination never reaches the host.
 
-import { Piscina } from 'piscina';
 import type { Worker } from 'node:worker_threads';
 import { AlertEncoder, AlertTooLargeError, type AlertInput, type Utf8Buffer } from '../codec/alert.js';
 import { createRingBuffer, RingProducer } from '../ring/ring.js';
 import type { DropCounts, FlushResult, Output, OutputStats } from './output.js';
 import type { ResolvedQueue } from './queue-options.js';
-import type { OutputWorkerData, OutputWorkerTask, WorkerReport } from '../worker/contract.js';
+import type { OutputWorkerData, WorkerReport } from '../worker/contract.js';
+import { OutputThread } from './output-thread.js';
 import { SpoolAccount } from './spool-account.js';
 
-const WORKER_FILE = new URL('../worker/output-worker.js', import.meta.url).href;
+const WORKER_FILE = new URL('../worker/output-worker.js', import.meta.url);
 /** The least time close() gives the worker to end its stream, even after a flush timed out. */
 const STOP_GRACE_MS = 1500;
 
@@ -26,11 +26,10 @@ export class RingOutput implements Output {
   private readonly ringBytes: Utf8Buffer;
   /** The largest alert encoded in place in the ring; larger ones are encoded in scratch and copied. */
   private readonly inPlaceWindow: number;
-  private readonly pool: Piscina<OutputWorkerTask, void>;
+  private readonly thread: OutputThread;
   private emitted = 0;
   private written = 0;
-  private readonly drops: Omit<DropCounts, 'rejected' | 'failed' | 'spool_full' | 'corrupt'> = { full: 0, too_large: 0, invalid: 0 };
-  private workerStarts = 0;
+  private readonly drops: Omit<DropCounts, 'rejected' | 'failed' | 'spool_full' | 'corrupt'> = { full: 0, too_large: 0, invalid: 0, unacked_at_close: 0 };
   private lastError: string | null = null;
   private closing: Promise<FlushResult> | null = null;
   private readonly onExit = (): void => this.exitFlush();
@@ -55,26 +54,19 @@ export class RingOutput implements Output {
     this.inPlaceWindow = Math.min(queue.maxAlertBytes, 64 * 1024, queue.capacity / 4);
     // --- spool: its directory is locked here, so that a second process is refused by this constructor.
     this.spool = queue.spool ? new SpoolAccount(this.ring, queue.spool, `falco-grpc-output: ${name}`, queue.log) : null;
-    this.pool = new Piscina<OutputWorkerTask, void>({
-      filename: WORKER_FILE,
-      minThreads: 1,
-      maxThreads: 1,
-      idleTimeout: Infinity,
-      // The worker's event loop must never be parked in a synchronous Atomics.wait.
-      atomics: 'disabled',
-      workerData: { ...worker, buffer, spool: queue.spool } as OutputWorkerData,
-    });
-    // Each thread starts draining from workerData as it loads (see src/worker/output-worker.ts); this only
-    // counts them, a replacement after a crash being a restart.
-    this.pool.on('workerCreate', () => {
-      this.workerStarts++;
-    });
-    this.pool.on('message', (report: WorkerReport) => {
-      if (report?.kind === 'error') this.lastError = report.error;
-      else if (report?.kind === 'log') queue.log(report.line);
-    });
-    this.pool.on('error', (err: unknown) => {
-      queue.log(`falco-grpc-output: ${name}: worker failed: ${String(err)}`);
+    this.thread = new OutputThread(WORKER_FILE, { ...worker, buffer, spool: queue.spool } as OutputWorkerData, () => this.progress(), {
+      report: (report: WorkerReport) => {
+        if (report.kind === 'error') this.lastError = report.error;
+        else if (report.kind === 'log') queue.log(report.line);
+      },
+      died: (why, next) => {
+        if ('gaveUp' in next) {
+          this.lastError = this.thread.gaveUp;
+          queue.log(`falco-grpc-output: ${name}: ${this.thread.gaveUp}; alerts stay in its ring and are counted at close`);
+        } else {
+          queue.log(`falco-grpc-output: ${name}: worker thread died (${why}); ${next.restartInMs === 0 ? 'restarting it' : `restarting it in ${next.restartInMs} ms`}`);
+        }
+      },
     });
     process.on('exit', this.onExit);
   }
@@ -142,6 +134,11 @@ export class RingOutput implements Output {
     return false;
   }
 
+  /** Bytes free in the ring now: a caller that would rather wait than drop can await room without blocking. */
+  freeBytes(): number {
+    return this.ring.capacity - this.ring.usedBytes();
+  }
+
   /** The largest encoded alert this output takes. */
   get maxAlertBytes(): number {
     return this.queue.maxAlertBytes;
@@ -163,7 +160,7 @@ export class RingOutput implements Output {
     for (;;) {
       // With a spool, what to wait for is known once the worker has taken these records (and the backlog).
       const target = this.spool ? this.spool.flushTarget(written) : written;
-      const acked = this.ring.ackedSeq();
+      const acked = this.ring.settled().ackedSeq; // the pair stats() reads, so a flushed output's stats are final
       if (target !== null && acked >= target) return { flushed: true, pending: 0 };
       if (performance.now() >= deadline) return { flushed: false, pending: this.spool ? this.stats().pending : written - acked };
       await new Promise((resolve) => setTimeout(resolve, Math.min(interval, Math.max(1, deadline - performance.now()))));
@@ -173,7 +170,12 @@ export class RingOutput implements Output {
 
   /** Asks the channel to reopen what it can (files, after logrotate's SIGHUP). */
   async reopen(): Promise<void> {
-    if (!this.closing) await this.pool.run({ kind: 'reopen' });
+    if (!this.closing) await this.thread.request({ kind: 'reopen' });
+  }
+
+  /** Grows while the worker gets anything done: what tells a crash loop from a crash. */
+  private progress(): number {
+    return this.ring.ackedSeq() + this.ring.counters().sent;
   }
 
   close(timeoutMs = 10_000): Promise<FlushResult> {
@@ -190,16 +192,21 @@ export class RingOutput implements Output {
     const left = Math.max(STOP_GRACE_MS, timeoutMs - (performance.now() - started));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.pool.run({ kind: 'stop' }).catch(() => {}),
+      this.thread.request({ kind: 'stop' }).catch(() => {}),
       new Promise((resolve) => (timer = setTimeout(resolve, left))),
     ]);
     clearTimeout(timer);
-    await this.pool.destroy();
+    await this.thread.stop();
     process.off('exit', this.onExit);
-    const pending = this.spool ? this.stats().pending : this.written - this.ring.ackedSeq();
+    // The worker is gone: what it did not deliver never will be, and counts as dropped from now on;
+    // except, with a spool, what is on disk: that waits for the next process, still pending.
+    const pending = this.stats().pending;
+    this.drops.unacked_at_close = this.spool ? this.spool.notOnDisk(this.written, pending) : pending;
     const result: FlushResult = { flushed: pending === 0, pending };
     if (!result.flushed) {
-      const what = this.spool ? `pending: ${this.spool.leftBehind(this.written, pending, this.notDone)}` : this.notDone;
+      const what = this.spool
+        ? `pending: ${this.spool.leftBehind(this.written, pending, this.notDone, ' (counted as dropped: unacked_at_close)')}`
+        : `${this.notDone} (counted as dropped: unacked_at_close)`;
       this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) ${what}`);
     }
     this.spool?.release();
@@ -229,12 +236,12 @@ export class RingOutput implements Output {
   }
 
   stats(): OutputStats {
-    const ackedSeq = this.ring.ackedSeq();
+    const { ackedSeq, givenUp } = this.ring.settled();
     const counters = this.ring.counters();
     const drops: DropCounts = { ...this.drops, rejected: 0, failed: 0, spool_full: 0, corrupt: 0 };
-    drops[this.givenUpAs] = counters.givenUp;
+    drops[this.givenUpAs] = givenUp;
     // With an open spool, its counts (sequence numbers continue across processes); else the ring's.
-    const spooled = this.spool?.counts(this.written, counters.givenUp) ?? null;
+    const spooled = this.spool?.counts(this.written, givenUp) ?? null;
     if (spooled) {
       drops.spool_full = spooled.spool_full;
       drops.corrupt = spooled.corrupt;
@@ -242,24 +249,25 @@ export class RingOutput implements Output {
     return {
       emitted: this.emitted,
       replayed: spooled?.replayed ?? 0,
-      acked: spooled?.acked ?? ackedSeq - counters.givenUp,
-      pending: spooled?.pending ?? this.written - ackedSeq,
-      pendingBytes: this.ring.usedBytes(),
-      dropped: drops.full + drops.too_large + drops.invalid + drops.rejected + drops.failed + drops.spool_full + drops.corrupt,
+      acked: spooled?.acked ?? ackedSeq - givenUp,
+      pending: (spooled?.pending ?? this.written - ackedSeq) - drops.unacked_at_close,
+      pendingBytes: drops.unacked_at_close > 0 ? 0 : this.ring.usedBytes(),
+      dropped: drops.full + drops.too_large + drops.invalid + drops.rejected + drops.failed + drops.spool_full + drops.corrupt + drops.unacked_at_close,
       drops,
       sent: counters.sent,
       resent: counters.resent,
       reconnects: counters.reconnects,
-      workerRestarts: Math.max(0, this.workerStarts - 1),
-      connection: this.ring.connectionState(),
+      workerRestarts: Math.max(0, this.thread.starts - 1),
+      // A dead worker left its last state in the ring; between threads there is no connection.
+      connection: this.thread.alive || this.closing ? this.ring.connectionState() : this.thread.gaveUp ? 'closed' : 'backoff',
       lastError: this.lastError,
       bufferBytes: this.ring.capacity,
       spool: this.spool?.stats() ?? null,
     };
   }
 
-  /** For tests: the pool's threads, so a crash can be injected from outside. */
+  /** For tests: the output's live worker thread, so a crash can be injected from outside. */
   workerThreads(): readonly Worker[] {
-    return this.pool.threads;
+    return this.thread.threads;
   }
 }

@@ -82,13 +82,22 @@ export class SpoolAccount {
     };
   }
 
-  /** Said when the output closes, or the process exits, with `pending` alerts not acknowledged. */
-  leftBehind(written: number, pending: number, notDone: string): string {
-    const inRing = this.ring.spoolState() === 'open' ? Math.max(0, written - this.ring.spoolCounter('ringFreed')) : pending;
-    const kept = Math.max(0, pending - inRing);
+  /**
+   * Of `pending` alerts not acknowledged, those not on disk: still in the ring (or all of them when
+   * the spool is not open). Once the worker is gone these are lost; the others wait for the next process.
+   */
+  notOnDisk(written: number, pending: number): number {
+    if (this.ring.spoolState() !== 'open') return pending;
+    return Math.min(pending, Math.max(0, written - this.ring.spoolCounter('ringFreed')));
+  }
+
+  /** Said when the output closes, or the process exits, with `pending` alerts not acknowledged; `lostNote` follows the lost ones. */
+  leftBehind(written: number, pending: number, notDone: string, lostNote = ''): string {
+    const inRing = this.notOnDisk(written, pending);
+    const kept = pending - inRing;
     const parts: string[] = [];
     if (kept > 0) parts.push(`${kept} alert(s) ${notDone} stay in the spool ${this.cfg.dir} for the next start`);
-    if (inRing > 0) parts.push(`${inRing} alert(s) ${notDone} never reached the spool ${this.cfg.dir}; they are lost`);
+    if (inRing > 0) parts.push(`${inRing} alert(s) ${notDone} never reached the spool ${this.cfg.dir}; they are lost${lostNote}`);
     return parts.join('; ');
   }
 

@@ -2,8 +2,10 @@
 // and Falcosidekick's webhook post them, on any URL path.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { AlertInput } from '../codec/alert.js';
-import { MalformedAlertLineError, parseFalcoJsonLine } from '../codec/falco-json.js';
+import { parseFalcoJsonLine } from '../codec/falco-json.js';
+import { whyNotAnAlert } from './not-an-alert.js';
 import type { SendCounters } from './counters.js';
 
 /** What became of an alert handed on: queued, or dropped because the ring was full or it was too large. */
@@ -23,6 +25,10 @@ export interface HttpListenerOptions {
   listen: string;
   /** Largest request body. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** A request (headers and body) must be complete within this time, or it is answered 408 and cut. Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Most connections open at once; more are refused until some close. Default 256. */
+  maxConnections?: number;
   /** Counted here: read (each request), malformed (each 4xx) and httpResponses. */
   counters: SendCounters;
   /** Hands one alert on without blocking; throws a TypeError naming the field for an invalid alert. */
@@ -39,6 +45,8 @@ export interface HttpListener {
 }
 
 const ACCEPTED = 204;
+/** Headers must be in within this time (or the request timeout, if shorter): Node's own default is a minute. */
+const HEADERS_TIMEOUT_MS = 10_000;
 /** A peer that goes on sending past the limit is cut off after this many times the limit. */
 const DISCARD_FACTOR = 16;
 
@@ -61,20 +69,13 @@ function isPlainText(req: IncomingMessage): boolean {
   return (req.headers['content-type'] ?? '').toLowerCase().startsWith('text/plain');
 }
 
-/** The reason an alert body was refused, worded for the person who configured the poster. */
-function whyNotAnAlert(err: unknown, req: IncomingMessage): string {
-  const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof MalformedAlertLineError && message.startsWith('not JSON') && isPlainText(req)) {
-    return 'body is text/plain and not JSON: Falco posts plain text when json_output is false; set json_output: true in falco.yaml';
-  }
-  return message;
-}
-
 export async function startHttpListener(options: HttpListenerOptions): Promise<HttpListener> {
   const { host, port } = parseListenAddress(options.listen);
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const { counters } = options;
   let requests = 0;
+  /** The request each connection is reading, by its number: a timeout names it. */
+  const inFlight = new WeakMap<object, number>();
 
   const answer = (req: IncomingMessage, res: ServerResponse, requestNo: number, status: number, reason = ''): void => {
     counters.httpResponses[status] = (counters.httpResponses[status] ?? 0) + 1;
@@ -96,7 +97,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     try {
       alert = parseFalcoJsonLine(text);
     } catch (err) {
-      return answer(req, res, requestNo, 400, whyNotAnAlert(err, req));
+      return answer(req, res, requestNo, 400, whyNotAnAlert(err, text, isPlainText(req)));
     }
     let delivery: Delivery;
     try {
@@ -114,6 +115,8 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const requestNo = ++requests;
     counters.read++;
+    inFlight.set(req.socket, requestNo);
+    res.on('finish', () => inFlight.delete(req.socket));
     if (req.method !== 'POST') {
       req.resume();
       res.setHeader('Allow', 'POST');
@@ -145,7 +148,43 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     req.on('error', () => {}); // a peer gone mid-body: nothing to answer
   };
 
-  const server: Server = createServer(onRequest);
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const server: Server = createServer(
+    {
+      requestTimeout,
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout),
+      // How often Node looks for requests over their time: its default (30 s) would let a slow one run on.
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, requestTimeout / 4)),
+    },
+    onRequest,
+  );
+  server.maxConnections = options.maxConnections ?? 256;
+  // A request too slow to finish (a trickled body, headers that never end) or one that is not
+  // HTTP: answered and cut, and counted like any refused request.
+  server.on('clientError', (err: NodeJS.ErrnoException, duplex) => {
+    const socket = duplex as Socket & { _httpMessage?: { headersSent?: boolean } | null };
+    if (err.code !== 'ECONNRESET') {
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const status = timedOut ? 408 : 400;
+      const reason = timedOut ? `request not complete within ${requestTimeout / 1000} s; closed` : `not an HTTP request (${err.code ?? err.message}); closed`;
+      // A request whose body was too slow was counted as read when it began; headers that never ended were not.
+      let requestNo = inFlight.get(socket);
+      if (requestNo === undefined) {
+        requestNo = ++requests;
+        counters.read++;
+      }
+      inFlight.delete(socket);
+      counters.httpResponses[status] = (counters.httpResponses[status] ?? 0) + 1;
+      counters.malformed++;
+      options.onRefused?.({ requestNo, from: hostPort(socket.remoteAddress, socket.remotePort), status, reason });
+      if (socket.writable && !socket._httpMessage?.headersSent) {
+        const body = `${reason}\n`;
+        socket.write(`HTTP/1.1 ${status} ${timedOut ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      }
+    }
+    socket.destroySoon();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  });
   // A client that asks first (Expect: 100-continue, as curl does for large bodies) hears
   // "too large" before it sends the body at all.
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {

@@ -11,7 +11,8 @@ export interface ReceiverStatsSource {
   subscriberStats(): SubscriberStats[];
 }
 
-type Count = keyof ReceiverStats;
+/** The numeric counts of ReceiverStats. */
+type Count = { [K in keyof ReceiverStats]: ReceiverStats[K] extends number ? K : never }[keyof ReceiverStats];
 
 const PREFIX = `${METRIC_PREFIX}receiver_`;
 
@@ -22,17 +23,25 @@ const COUNTERS: ReadonlyArray<readonly [name: string, help: string, count: Count
   ['alerts_missing_total', 'Sequence numbers a producer skipped: alerts that will never arrive.', 'gaps'],
   ['publish_requests_total', 'PublishRequests received.', 'requests'],
   ['rejected_streams_total', 'Publish streams ended because of a malformed or invalid message.', 'rejectedStreams'],
+  ['sink_failures_total', 'Sink writes that failed (ENOSPC, ...): their alerts were not acknowledged and are resent.', 'sinkFailures'],
+  ['connections_refused_total', 'Connections refused for a limit (--max-connections, its unauthenticated half, --max-connections-per-peer).', 'refusedConnections'],
+  ['tls_handshakes_failed_total', 'TLS handshakes that failed or timed out (no certificate, another CA, not TLS).', 'failedHandshakes'],
+  ['connections_not_http2_total', 'Connections closed for not opening with HTTP/2 within --first-frame-timeout.', 'notHttp2'],
+  ['producers_evicted_total', 'Producers forgotten because the table was full (--max-producers), least recently seen first.', 'evictedProducers'],
+  ['subscribers_refused_total', 'Subscription streams refused because --max-subscribers were open.', 'refusedSubscribers'],
   ['subscriber_alerts_dropped_total', "Alerts dropped from subscribers' queues (oldest first), every subscriber so far.", 'subscriberDrops'],
 ];
 
 const GAUGES: ReadonlyArray<readonly [name: string, help: string, count: Count]> = [
   ['streams', 'Publish streams open now.', 'activeStreams'],
+  ['connections', 'Connections open now, over every listener.', 'connections'],
   ['producers', 'Producers (transmitters) the receiver keeps sequence state for.', 'producers'],
   ['subscribers', "Clients subscribed now through Falco's subscription API (falco.outputs.service/sub).", 'subscribers'],
 ];
 
 export function registerReceiverMetrics(registry: Registry, receiver: ReceiverStatsSource): void {
   const stats = oncePerScrape(() => receiver.stats());
+  addMirroredGauge(registry, { name: `${PREFIX}sink_failing`, help: 'Whether the sink is failing now (1): nothing is acknowledged until a write succeeds.', samples: () => [[{}, stats().sinkError === null ? 0 : 1]] });
   const subscribers = oncePerScrape(() => receiver.subscriberStats());
   for (const [name, help, count] of COUNTERS) {
     addMirroredCounter(registry, { name: PREFIX + name, help, samples: () => [[{}, stats()[count]]] });

@@ -15,13 +15,13 @@ export interface NamedStatsSource {
 type PerOutput = ReadonlyArray<readonly [name: string, help: string, pick: (s: OutputStats) => number]>;
 
 const OUTPUT_COUNTERS: PerOutput = [
-  ['alerts_emitted_total', 'Alerts handed to the output (emit() calls); emitted + replayed = acked + pending + dropped.', (s) => s.emitted],
+  ['alerts_emitted_total', 'Alerts handed to the output (emit() calls); emitted + replayed = acked + pending + dropped (pending is 0 once closed, except what a spool keeps).', (s) => s.emitted],
   ['alerts_replayed_total', "Alerts an earlier process left in the output's spool, sent by this one.", (s) => s.replayed ?? 0],
   ['alerts_acked_total', 'Alerts the receiver acknowledged (gRPC) or the channel delivered (classic outputs).', (s) => s.acked],
   ['alerts_sent_total', 'Alerts handed to the network or channel, resends included.', (s) => s.sent],
   ['alerts_resent_total', 'gRPC: alerts sent again after a reconnect.', (s) => s.resent],
   ['reconnects_total', 'gRPC reconnects; classic outputs: times the channel went from failing back to working.', (s) => s.reconnects],
-  ['worker_restarts_total', "Times the output's worker thread was restarted after it died.", (s) => s.workerRestarts],
+  ['worker_restarts_total', "Times the output's worker thread died and was replaced (after 8 deaths in a row without progress it is not).", (s) => s.workerRestarts],
 ];
 
 const OUTPUT_GAUGES: PerOutput = [
@@ -67,7 +67,7 @@ export function registerOutputMetrics(registry: Registry, outputs: readonly Name
   });
   addMirroredCounter(registry, {
     name: `${METRIC_PREFIX}alerts_dropped_total`,
-    help: 'Alerts dropped, by reason: full (ring had no room), too_large, invalid, rejected (by the receiver), failed (channel gave up), spool_full, corrupt (damaged on disk).',
+    help: 'Alerts dropped, by reason: full (ring had no room), too_large, invalid, rejected (by the receiver), failed (channel gave up), unacked_at_close (still unacknowledged when the output closed; with a spool, only those not on disk), spool_full, corrupt (damaged on disk).',
     labelNames: ['output', 'reason'],
     samples: () =>
       reads.flatMap((o) => {

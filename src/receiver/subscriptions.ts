@@ -1,15 +1,19 @@
 // Falco's own subscription API on the receiver (falco.outputs.service sub/get and
 // falco.version.service/version), so clients written for Falco's gRPC server keep working.
-// Unlike Falco's server, every subscriber gets every alert, each through a bounded queue of
-// its own: a slow subscriber loses only its own oldest alerts and never slows anyone else.
+// Unlike Falco's server, every subscriber gets every alert. Alerts are copied once into a shared
+// AlertLog; each subscriber is a position in it, so a stalled subscriber costs no memory and no
+// work per alert (the fan-out touches only subscribers that are ready to write), and one that
+// falls more than its queue behind loses its own oldest alerts, counted. `get` reads the same log.
 // Alerts travel as the bytes the transmitter sent: a falco.outputs.response needs no re-encoding.
 
 import * as grpc from '@grpc/grpc-js';
 import type { ServerHttp2Stream } from 'node:http2';
 import { createRequire } from 'node:module';
 import { response as versionResponse } from '../gen/falco/version/version.js';
-import { BoundedQueue } from './bounded-queue.js';
+import type { LogFn } from '../common/log.js';
+import { AlertLog } from './alert-log.js';
 import { http2StreamOf } from './grpc-internals.js';
+import type { AlertRun, Sink } from './sinks.js';
 
 /** Bytes of gRPC frames gathered into one HTTP/2 write. */
 const WRITE_CHUNK_BYTES = 256 * 1024;
@@ -26,22 +30,30 @@ export interface SubscriberStats {
 }
 
 /**
- * One subscriber's queue and writer. grpc-js's call.write() costs one HTTP/2 write per alert,
- * which holds a subscriber near 12,000 alerts/s; when the call's HTTP/2 stream is reachable,
- * the writer sends whole runs of queued alerts as gRPC length-prefixed frames in one write.
+ * One subscription stream's position in the log and its writer. grpc-js's call.write() costs one
+ * HTTP/2 write per alert, which holds a subscriber near 12,000 alerts/s; when the call's HTTP/2
+ * stream is reachable, the writer sends whole runs of alerts as gRPC length-prefixed frames in
+ * one write.
  */
 class Subscriber {
-  readonly queue: BoundedQueue<Buffer>;
   sent = 0;
   dropped = 0;
-  private waiting = false;
+  /** Waiting for 'drain': not pumped until then. */
+  waiting = false;
+  private ended = false;
   private readonly raw: ServerHttp2Stream | null;
 
   constructor(
     readonly call: OutgoingCall,
-    capacity: number,
+    private readonly log: AlertLog,
+    /** Alerts it may fall behind by. */
+    private readonly queueAlerts: number,
+    /** Next entry to send. */
+    private cursor: number,
+    /** For `get`: the entry after the last to send, then the call completes; null for `sub`. */
+    private readonly until: number | null,
+    private readonly ready: (s: Subscriber) => void,
   ) {
-    this.queue = new BoundedQueue(capacity);
     call.sendMetadata(new grpc.Metadata()); // response headers go first: raw frames may follow them
     const stream = http2StreamOf(call);
     this.raw = stream?.headersSent ? stream : null;
@@ -49,50 +61,74 @@ class Subscriber {
     this.raw?.on('error', () => {});
     (this.raw ?? call).on('drain', () => {
       this.waiting = false;
+      this.ready(this);
       this.pump();
     });
   }
 
-  offer(alert: Buffer): void {
-    if (this.queue.push(alert)) this.dropped++;
+  /** What it has lost by now: entries the log forgot or beyond its queue, skipped as dropped. */
+  private catchUp(): void {
+    const oldest = Math.max(this.log.first, this.log.next - this.queueAlerts);
+    if (this.cursor < oldest) {
+      this.dropped += oldest - this.cursor;
+      this.cursor = oldest;
+    }
   }
 
-  /** Writes until the stream pushes back; 'drain' resumes it. */
+  get queued(): number {
+    this.catchUp();
+    return (this.until ?? this.log.next) - this.cursor;
+  }
+
+  get done(): boolean {
+    return this.until !== null && this.cursor >= this.until;
+  }
+
+  /** Writes until the stream pushes back ('drain' resumes it) or nothing is left. */
   pump(): void {
-    while (!this.waiting && this.queue.size > 0) {
+    while (!this.waiting && !this.ended) {
       if (this.call.cancelled || this.raw?.writableEnded || this.raw?.destroyed) return;
-      const more = this.raw ? this.raw.write(this.takeFrames()) : this.call.write(this.take());
+      this.catchUp();
+      const end = this.until ?? this.log.next;
+      if (this.cursor >= end) break;
+      const more = this.raw ? this.raw.write(this.takeFrames(end)) : this.call.write(this.take());
       this.waiting = !more;
     }
+    if (this.done && !this.waiting) this.end();
+  }
+
+  /** Completes the call, once. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.call.end();
   }
 
   private take(): Buffer {
     this.sent++;
-    return this.queue.shift()!;
+    return this.log.copyOf(this.cursor++);
   }
 
-  /** Queued alerts as consecutive gRPC messages: [0 = uncompressed][u32 length][bytes]. */
-  private takeFrames(): Buffer {
-    const run: Buffer[] = [];
+  /** Alerts from the cursor as consecutive gRPC messages: [0 = uncompressed][u32 length][bytes]. */
+  private takeFrames(end: number): Buffer {
     let bytes = 0;
-    while (this.queue.size > 0 && bytes < WRITE_CHUNK_BYTES) {
-      const alert = this.take();
-      run.push(alert);
-      bytes += 5 + alert.length;
-    }
+    let last = this.cursor;
+    while (last < end && (bytes === 0 || bytes < WRITE_CHUNK_BYTES)) bytes += 5 + this.log.lengthOf(last++);
     const out = Buffer.allocUnsafe(bytes);
     let at = 0;
-    for (const alert of run) {
+    for (; this.cursor < last; this.cursor++) {
+      const n = this.log.lengthOf(this.cursor);
       out[at] = 0;
-      out.writeUInt32BE(alert.length, at + 1);
-      alert.copy(out, at + 5);
-      at += 5 + alert.length;
+      out.writeUInt32BE(n, at + 1);
+      at = this.log.copyTo(this.cursor, out, at + 5);
+      this.sent++;
     }
     return out;
   }
 
   stats(): SubscriberStats {
-    return { peer: this.call.getPeer(), queued: this.queue.size, sent: this.sent, dropped: this.dropped };
+    const queued = this.queued;
+    return { peer: this.call.getPeer(), queued, sent: this.sent, dropped: this.dropped };
   }
 }
 
@@ -101,42 +137,61 @@ export interface SubscriptionOptions {
   queueAlerts?: number;
   /** Alerts kept for `get`. Default 10,000. */
   historyAlerts?: number;
+  /** Bytes of recent alerts kept, for `get` and for subscribers that fall behind (one shared buffer). Default 32 MiB. */
+  historyBytes?: number;
+  /** Subscription streams (sub and get) open at once; more are refused with RESOURCE_EXHAUSTED. Default 100. */
+  maxSubscribers?: number;
+  /** Where to report refused subscribers. */
+  log?: LogFn;
 }
 
 export interface SubscriptionStats {
   subscribers: number;
   /** Alerts dropped from subscribers' queues (oldest first), over all subscribers so far. */
   subscriberDrops: number;
+  /** Subscription streams refused because maxSubscribers were open. */
+  refusedSubscribers: number;
 }
 
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
 
-export class SubscriptionHub {
+/** A sink that never refuses: ingest feeds it each run once durable, or a bus consumer feeds it what the bus holds. */
+export class SubscriptionHub implements Sink {
   private readonly subscribers = new Set<Subscriber>();
-  private readonly history: BoundedQueue<Buffer>;
+  /** Subscribers not waiting for 'drain': the only ones a new run is pumped to. */
+  private readonly ready = new Set<Subscriber>();
+  private readonly log: AlertLog;
   private readonly queueAlerts: number;
+  private readonly historyAlerts: number;
+  private readonly maxSubscribers: number;
+  private readonly report: LogFn;
   private droppedByGone = 0;
+  private refused = 0;
+  private readonly markReady = (s: Subscriber): void => {
+    if (this.subscribers.has(s)) this.ready.add(s);
+  };
 
   constructor(options: SubscriptionOptions = {}) {
     this.queueAlerts = wholeNumber('queueAlerts', options.queueAlerts ?? 10_000);
-    this.history = new BoundedQueue(wholeNumber('historyAlerts', options.historyAlerts ?? 10_000));
+    this.historyAlerts = wholeNumber('historyAlerts', options.historyAlerts ?? 10_000);
+    this.maxSubscribers = wholeNumber('maxSubscribers', options.maxSubscribers ?? 100);
+    this.log = new AlertLog(Math.max(this.queueAlerts, this.historyAlerts), wholeNumber('historyBytes', options.historyBytes ?? 32 * 1024 * 1024));
+    this.report = options.log ?? (() => {});
   }
 
   /** Every accepted alert, in order, as its encoded falco.outputs.response. */
-  publish(alerts: readonly Buffer[]): void {
-    for (const alert of alerts) {
-      // Views into their requests, not copies: the queues hold only the newest alerts, which are
-      // contiguous, so at most about one request's bytes are kept beyond the alerts themselves.
-      this.history.push(alert);
-      for (const s of this.subscribers) s.offer(alert);
+  write(run: AlertRun): void {
+    for (const alert of run.alerts) this.log.append(alert);
+    for (const s of this.ready) {
+      s.pump();
+      if (s.waiting) this.ready.delete(s);
     }
-    for (const s of this.subscribers) s.pump();
   }
 
   stats(): SubscriptionStats {
     let drops = this.droppedByGone;
-    for (const s of this.subscribers) drops += s.dropped;
-    return { subscribers: this.subscribers.size, subscriberDrops: drops };
+    for (const s of this.subscribers) drops += s.stats().dropped;
+    return { subscribers: this.subscribers.size, subscriberDrops: drops, refusedSubscribers: this.refused };
   }
 
   /** Each current subscriber's own counts. */
@@ -145,34 +200,56 @@ export class SubscriptionHub {
   }
 
   /** Ends every subscription (the receiver is stopping). */
-  closeAll(): void {
+  async close(): Promise<void> {
     for (const s of [...this.subscribers]) {
       this.remove(s);
-      s.call.end();
+      s.end();
     }
   }
 
   /** A subscriber that leaves loses what was still queued for it: counted with its drops. */
   private remove(s: Subscriber): void {
     if (!this.subscribers.delete(s)) return;
-    s.dropped += s.queue.size;
-    while (s.queue.shift() !== undefined);
-    this.droppedByGone += s.dropped;
+    this.ready.delete(s);
+    const { dropped, queued } = s.stats();
+    this.droppedByGone += dropped + queued;
   }
 
-  private subscribe(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
-    const s = new Subscriber(call, this.queueAlerts);
+  /** A new subscription stream, or null when the cap is reached (the call is then refused). */
+  private admit(call: OutgoingCall, from: number, until: number | null): Subscriber | null {
+    if (this.subscribers.size >= this.maxSubscribers) {
+      this.refused++;
+      const details = `${this.subscribers.size} subscription streams are open, the limit (--max-subscribers ${this.maxSubscribers})`;
+      this.report(`falco-grpc-output receive: refused a subscriber from ${call.getPeer()}: ${details}`);
+      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details });
+      return null;
+    }
+    const s = new Subscriber(call, this.log, this.queueAlerts, from, until, this.markReady);
     this.subscribers.add(s);
+    this.ready.add(s);
     const gone = (): void => this.remove(s);
     call.on('cancelled', gone);
     call.on('error', gone);
     call.on('close', gone);
+    call.on('finish', gone);
+    return s;
+  }
+
+  private subscribe(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    const s = this.admit(call, this.log.next, null);
+    if (!s) return;
     // Continuous stream; the client's (empty) requests, e.g. Falco's Go client polling on a timer, are read and ignored.
     call.on('data', () => {});
     call.on('end', () => {
-      gone();
-      call.end();
+      this.remove(s);
+      s.end();
     });
+  }
+
+  /** `get`: the retained recent alerts, then the call completes. */
+  private history(call: grpc.ServerWritableStream<Buffer, Buffer>): void {
+    const from = Math.max(this.log.first, this.log.next - this.historyAlerts);
+    this.admit(call, from, this.log.next)?.pump();
   }
 
   /** Adds falco.version.service, and falco.outputs.service unless `outputs` is false. */
@@ -182,7 +259,7 @@ export class SubscriptionHub {
         { sub: rawMethod('/falco.outputs.service/sub', true, true), get: rawMethod('/falco.outputs.service/get', false, true) },
         {
           sub: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.subscribe(call),
-          get: (call: grpc.ServerWritableStream<Buffer, Buffer>) => void writeAll(call, this.history.toArray()),
+          get: (call: grpc.ServerWritableStream<Buffer, Buffer>) => this.history(call),
         },
       );
     }
@@ -203,25 +280,6 @@ export class SubscriptionHub {
 function rawMethod(path: string, requestStream: boolean, responseStream: boolean) {
   const raw = (b: Buffer): Buffer => b;
   return { path, requestStream, responseStream, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw };
-}
-
-/** Writes a snapshot, honouring the stream's backpressure, then completes the call. */
-async function writeAll(call: grpc.ServerWritableStream<Buffer, Buffer>, alerts: readonly Buffer[]): Promise<void> {
-  for (const alert of alerts) {
-    if (call.cancelled) return;
-    if (!call.write(alert)) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          call.off('drain', done);
-          call.off('cancelled', done);
-          resolve();
-        };
-        call.on('drain', done);
-        call.on('cancelled', done);
-      });
-    }
-  }
-  call.end();
 }
 
 function wholeNumber(name: string, value: number): number {

@@ -26,6 +26,7 @@ const RELEASED = 1; // consumer: end of the last acknowledged record
 const CONSUMER_SLEEPING = 2; // consumer waits on WRITTEN; producer notifies only then
 const CLOSING = 3; // producer asks the worker to finish
 const CONNECTION = 4; // consumer: ConnectionState code
+const PUBLISH_VERSION = 5; // consumer: odd while it publishes ACKED_SEQ and GIVEN_UP together (release())
 /** BigInt64 slots of the header (index into a BigInt64Array over the header). */
 const ACKED_SEQ = 8;
 const SENT = 9;
@@ -34,7 +35,7 @@ const RECONNECTS = 11;
 const GIVEN_UP = 12; // alerts the worker dropped because the receiver refused them
 const HIGHEST_SENT = 13; // highest sequence number ever sent, so a replacement worker knows it
 /** Int32 slot: the spool's state, an index of SPOOL_STATES. */
-const SPOOL_STATE = 5;
+const SPOOL_STATE = 6;
 /** 'none' (no spool, or not opened yet), 'open', or 'failed' (it could not be opened: the ring alone carries on). */
 export const SPOOL_STATES = ['none', 'open', 'failed'] as const;
 export type SpoolState = (typeof SPOOL_STATES)[number];
@@ -132,14 +133,19 @@ abstract class RingView {
     return Number(Atomics.load(this.big, SPOOL_SLOTS[name]));
   }
 
-  counters(): { sent: number; resent: number; reconnects: number; givenUp: number } {
+  counters(): { sent: number; resent: number; reconnects: number } {
     return {
       sent: Number(Atomics.load(this.big, SENT)),
       resent: Number(Atomics.load(this.big, RESENT)),
       reconnects: Number(Atomics.load(this.big, RECONNECTS)),
-      givenUp: Number(Atomics.load(this.big, GIVEN_UP)),
     };
   }
+}
+
+/** How far the worker got: records up to ackedSeq are settled, givenUp of them were given up. */
+export interface Settled {
+  ackedSeq: number;
+  givenUp: number;
 }
 
 /** The main thread's side: append records, never block unless asked to. */
@@ -148,11 +154,28 @@ export class RingProducer extends RingView {
   private written: number;
   /** The data area as a Buffer, for writers that encode in place (see reserve()). */
   readonly bytes: Buffer;
+  private lastSettled: Settled;
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
     this.written = Atomics.load(this.ctl, WRITTEN);
     this.bytes = Buffer.from(buffer, HEADER_BYTES, this.capacity);
+    this.lastSettled = { ackedSeq: this.ackedSeq(), givenUp: Number(Atomics.load(this.big, GIVEN_UP)) };
+  }
+
+  /**
+   * ackedSeq and givenUp as one pair. Read one at a time, a worker publishing in between gave
+   * half a pair (stats() showed acked -10 with all 10 given up); a read that overlaps a publish
+   * keeps the last whole pair instead, so it never waits for the worker.
+   */
+  settled(): Settled {
+    const version = Atomics.load(this.ctl, PUBLISH_VERSION);
+    if ((version & 1) === 0) {
+      const ackedSeq = this.ackedSeq();
+      const givenUp = Number(Atomics.load(this.big, GIVEN_UP));
+      if (Atomics.load(this.ctl, PUBLISH_VERSION) === version) this.lastSettled = { ackedSeq, givenUp };
+    }
+    return this.lastSettled;
   }
 
   /** Copies src[0, length) in as one record; false when the ring has no room for it now. */
@@ -260,6 +283,7 @@ export class RingConsumer extends RingView implements RecordSource {
   private readSeq: number;
   private releasedSeq: number;
   private record: RingRecord;
+  private givenUpToPublish = 0;
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
@@ -268,6 +292,8 @@ export class RingConsumer extends RingView implements RecordSource {
     this.releasedSeq = this.ackedSeq();
     this.readSeq = this.releasedSeq;
     this.record = { data: this.data, offset: 0, length: 0, seq: 0 };
+    // A worker that died mid-publish left the version odd: close it, or the host keeps its old pair.
+    if (Atomics.load(this.ctl, PUBLISH_VERSION) & 1) Atomics.add(this.ctl, PUBLISH_VERSION, 1);
   }
 
   /** True when records were written that have not been read. */
@@ -307,14 +333,23 @@ export class RingConsumer extends RingView implements RecordSource {
   release(records: number, ackedSeq: number): void {
     this.releasedSeq = ackedSeq;
     if (this.readSeq < ackedSeq) this.readSeq = ackedSeq;
-    Atomics.store(this.big, ACKED_SEQ, BigInt(ackedSeq));
+    this.publishSettled(ackedSeq);
     this.free(records);
   }
 
   settle(through: number, givenUp: number): void {
-    this.release(through - this.releasedSeq, through);
-    // Last: whoever sees the give-up count sees the ring space freed too.
+    // Counted first: release() publishes it with the acked sequence number, as one pair.
     if (givenUp > 0) this.addGivenUp(givenUp);
+    this.release(through - this.releasedSeq, through);
+  }
+
+  /** One version bracket around the pair, so the host reads both new or both old (settled()). */
+  private publishSettled(ackedSeq: number): void {
+    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
+    if (this.givenUpToPublish > 0) Atomics.add(this.big, GIVEN_UP, BigInt(this.givenUpToPublish));
+    this.givenUpToPublish = 0;
+    Atomics.store(this.big, ACKED_SEQ, BigInt(ackedSeq));
+    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
   }
 
   /**
@@ -381,13 +416,14 @@ export class RingConsumer extends RingView implements RecordSource {
     Atomics.store(this.big, HIGHEST_SENT, BigInt(seq));
   }
 
+  /** Counts n of the records the next release() or setAckedSeq() settles as given up; published with it. */
   addGivenUp(n: number): void {
-    Atomics.add(this.big, GIVEN_UP, BigInt(n));
+    this.givenUpToPublish += n;
   }
 
-  /** The spool's worker publishes where the acknowledged records end (see SPOOL_SLOTS). */
+  /** The spool's worker publishes where the acknowledged records end (see SPOOL_SLOTS), with any give-ups. */
   setAckedSeq(seq: number): void {
-    Atomics.store(this.big, ACKED_SEQ, BigInt(seq));
+    this.publishSettled(seq);
     Atomics.notify(this.ctl, RELEASED); // the exit flush waits on RELEASED
   }
 

@@ -261,8 +261,9 @@ export class SpoolSource implements RecordSource {
   private publishGauges(now: number): void {
     this.lastGauges = now;
     const mark = this.marks[0];
-    const oldest = mark !== undefined && mark.seq <= this.settled + 1 ? mark.timeMs : this.store.lastSeq > this.settled ? (this.reader.peek()?.timeMs ?? 0) : 0;
-    this.publishCounts();
+    // The mark kept after everything settled is an acked record's: with nothing in the spool there is no age.
+    const alerts = this.publishCounts();
+    const oldest = alerts === 0 ? 0 : mark !== undefined && mark.seq <= this.settled + 1 ? mark.timeMs : this.store.lastSeq > this.settled ? (this.reader.peek()?.timeMs ?? 0) : 0;
     this.ring.setSpoolCounter('oldestMs', Math.round(oldest));
   }
 
@@ -337,13 +338,14 @@ export class SpoolSource implements RecordSource {
     this.dropped.pruneThrough(Math.min(through, this.settled));
     this.ring.addSpoolCounter('delivered', Math.max(0, delivered));
     if (givenUp > 0) this.ring.addGivenUp(givenUp);
-    this.advance();
+    // advance() publishes the give-ups with the settled point; if that did not move, publish them now.
+    if (!this.advance() && givenUp > 0) this.ring.setAckedSeq(this.settled);
   }
 
-  /** Moves the settled point over acknowledged and given-up records; frees whole segments behind it. */
-  private advance(): void {
+  /** Moves the settled point over acknowledged and given-up records; frees whole segments behind it. True when it moved. */
+  private advance(): boolean {
     const settled = this.dropped.settledFrom(Math.max(this.acked, this.settled));
-    if (settled <= this.settled) return;
+    if (settled <= this.settled) return false;
     this.settled = settled;
     this.dropMarksBefore(settled + 1);
     try {
@@ -353,15 +355,17 @@ export class SpoolSource implements RecordSource {
     }
     this.ring.setAckedSeq(settled);
     this.publishCounts();
+    return true;
   }
 
-  /** The cheap gauges, kept current on every change. */
-  private publishCounts(): void {
+  /** The cheap gauges, kept current on every change; returns the alerts in the spool. */
+  private publishCounts(): number {
     const next = this.settled + 1;
     const alerts = Math.max(0, this.store.lastSeq - this.settled - this.dropped.count(next, Number.MAX_SAFE_INTEGER));
     this.ring.setSpoolCounter('alerts', alerts);
     this.ring.setSpoolCounter('bytes', this.store.totalBytes);
     if (alerts === 0) this.ring.setSpoolCounter('oldestMs', 0);
+    return alerts;
   }
 
   /** Keeps the newest mark at or before `seq` and those after it. */

@@ -138,7 +138,7 @@ export class ChannelDrain {
       const message: WorkerReport = { kind: 'error', error: report.error ?? `${report.failed} alert(s) not delivered` };
       parentPort?.postMessage(message);
     }
-    // The give-up count is written by settle(), after the space is freed.
+    // The give-up count is published by settle() together with the acked sequence number.
     this.ring.settle(lastSeq, report.failed);
   }
 }

@@ -23,9 +23,17 @@ export type OutputWorkerData =
 /** Tasks the host runs on its output's worker. */
 export type OutputWorkerTask = { kind: 'stop' } | { kind: 'reopen' };
 
+/** A task as posted to the worker; the worker answers with a `done` report of the same id. */
+export interface WorkerRequest {
+  id: number;
+  task: OutputWorkerTask;
+}
+
 /** What a worker tells the host besides the ring counters. */
 export type WorkerReport =
   /** The last failure: a gRPC status and details, or a channel's error (stats().lastError). */
   | { kind: 'error'; error: string }
   /** A line for the host's log hook. */
-  | { kind: 'log'; line: string };
+  | { kind: 'log'; line: string }
+  /** The task of this request id finished (with `error` when it failed). */
+  | { kind: 'done'; id: number; error?: string };

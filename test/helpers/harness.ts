@@ -3,7 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { decodeAlert, type AlertInput, type FalcoAlert, type GrpcOutput, type Sink } from '../../dist/src/index.js';
+import { decodeAlert, type AlertInput, type AlertRun, type FalcoAlert, type GrpcOutput, type Sink } from '../../dist/src/index.js';
 
 // A plain JS module: the host processes that tests start import it too.
 import { BASE_NS, numberedAlert as numbered } from '../fixtures/numbered-alert.mjs';
@@ -40,8 +40,8 @@ export class CollectingSink implements Sink {
   private gate: Promise<void> | null = null;
   private open: (() => void) | null = null;
 
-  async write(alerts: readonly Buffer[]): Promise<void> {
-    const decoded = alerts.map(decodeAlert);
+  async write(run: AlertRun): Promise<void> {
+    const decoded = run.alerts.map(decodeAlert);
     if (this.gate) await this.gate;
     this.alerts.push(...decoded);
   }
@@ -60,10 +60,11 @@ export class CollectingSink implements Sink {
   }
 }
 
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+/** Polls `check` until it holds; `what` (a function, for what is known only then) names it in the timeout error. */
+export async function waitFor(what: string | (() => string), check: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -111,8 +112,16 @@ export async function startReceiverProcess(args: string[], env: Record<string, s
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   child.stdout!.resume();
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(`receiver to listen (stderr: ${err})`, () => err.includes('listening on') || child.exitCode !== null, 20_000);
+  await waitFor(() => `receiver to listen (stderr: ${err})`, () => err.includes('listening on') || child.exitCode !== null, 20_000);
   if (child.exitCode !== null) throw new Error(`receiver exited: ${err}`);
   const addresses = [...err.matchAll(/listening on (\S+)/g)].map((m) => m[1]!);
   return { child, addresses, stderr: () => err, exited };
+}
+
+/**
+ * `send`'s summary with one output: what it read, and the output's counts as its stats and
+ * metrics have them (emitted = acked + dropped once closed).
+ */
+export function sendSummary(c: { read: number; malformed: number; emitted: number; acked: number; dropped: number }): RegExp {
+  return new RegExp(`read ${c.read}, malformed ${c.malformed}\\n[^\\n]*send: [^\\n]+: emitted ${c.emitted}, acked ${c.acked}, dropped ${c.dropped}\\b`);
 }

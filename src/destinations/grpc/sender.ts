@@ -9,6 +9,7 @@ import type { RecordSource } from '../../ring/record-source.js';
 import type { SenderConfig } from './config.js';
 import { PublishRequestWriter } from '../../codec/publish-request.js';
 import { backoffDelay } from '../../common/backoff.js';
+import { diagnoseConnection } from './diagnose.js';
 
 const PUBLISH_PATH = '/falco.transmit.v1.Transmitter/Publish';
 /** How long the worker keeps polling the ring after the last alert before it sleeps until notified. */
@@ -25,6 +26,20 @@ export interface SenderEvents {
   error(text: string): void;
   /** A line worth a person's attention. */
   log(line: string): void;
+}
+
+/**
+ * A failed attempt's status as one stable line: grpc-js stamps each attempt with the time and
+ * appends an empty resolution note, so the same failure would read as a new one every retry.
+ */
+export function statusText(code: grpc.status, details: string): string {
+  const tidy = details
+    .replace(/ \(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, '')
+    .replace(/\.? Resolution note: ?$/, '')
+    .replace(/Last error: Error: /, 'Last error: ')
+    // OpenSSL's line of internals ("C0C6...:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/...:350:"): its reason.
+    .replace(/[0-9A-F]{8,}:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):[^\s:]*:\d+:\s*/g, '$1');
+  return `${grpc.status[code]}: ${tidy}`;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -80,6 +95,8 @@ export class Sender {
    * its ack, so the one the receiver refuses is isolated.
    */
   private isolateThrough = 0;
+  /** Why connections fail, found by a probe (./diagnose.ts); kept until a stream comes up. */
+  private cause: { for: string; text: string | null } | null = null;
 
   constructor(
     /** The records: the ring itself, or a spool behind it (the name stays: it reads like the ring). */
@@ -146,6 +163,7 @@ export class Sender {
       const channel = this.client.getChannel();
       call.on('metadata', () => {
         open = true;
+        this.cause = null;
         this.ring.setConnectionState('ready');
         // The backoff resets on an ack, not here: a receiver that accepts streams and then
         // fails every one of them must still see the backoff grow.
@@ -245,7 +263,9 @@ export class Sender {
 
   private afterStream(end: StreamEnd): void {
     if (end.code === grpc.status.OK || end.code === grpc.status.CANCELLED) return;
-    this.events.error(`${grpc.status[end.code]}: ${end.details}`);
+    const text = statusText(end.code, end.details);
+    if (end.code === grpc.status.UNAVAILABLE) this.explain(text);
+    else this.events.error(text);
     if (!REFUSED.has(end.code)) return;
     // The receiver refused a message. Resend what was in flight one alert at a time; an
     // alert refused on its own can never be delivered, so it is given up and counted
@@ -257,6 +277,27 @@ export class Sender {
       return;
     }
     this.isolateThrough = Math.max(this.isolateThrough, this.nextSeq - 1);
+  }
+
+  /**
+   * Reports a failed connection, with its cause once a probe found one. One probe per distinct
+   * failure until a stream comes up: a receiver down for an hour is probed once, not per retry.
+   */
+  private explain(text: string): void {
+    if (this.cause?.for === text) {
+      this.events.error(this.cause.text ? `${text}; ${this.cause.text}` : text);
+      return;
+    }
+    // Until the new probe answers, the cause found for the last failure stands (grpc-js words
+    // one refusal as "Failed to connect" and as "read ECONNRESET" by turns).
+    const cause = { for: text, text: this.cause?.text ?? null };
+    this.events.error(cause.text ? `${text}; ${cause.text}` : text);
+    this.cause = cause;
+    void diagnoseConnection(this.cfg).then((found) => {
+      if (found === null || this.cause !== cause || found === cause.text) return;
+      cause.text = found;
+      this.events.error(`${text}; ${found}`);
+    });
   }
 
   /** Settles everything through `through`; the newest `givenUp` of them were refused. */

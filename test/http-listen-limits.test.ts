@@ -1,0 +1,117 @@
+// `send --http-listen` against hostile posters: headers that never end, a body trickled forever,
+// a chunked body that never stops, numbers and priorities out of range. Each is answered and cut
+// (or refused with a reason) while a healthy poster beside them loses nothing. Real send and
+// receive child processes, raw TCP sockets for the attackers.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CLI, sendSummary, startReceiverProcess, waitFor } from './helpers/harness.js';
+import { tempDir } from './helpers/pki.js';
+
+const ALERTS = readFileSync(fileURLToPath(new URL('./fixtures/falco-alerts.jsonl', import.meta.url)), 'utf8').trim().split('\n');
+
+const children: ChildProcess[] = [];
+const sockets: net.Socket[] = [];
+afterEach(() => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+/** A raw connection that records what the server says and when it closes. */
+function attacker(port: number): { socket: net.Socket; answer: () => string; closed: Promise<void> } {
+  const socket = net.connect(port, '127.0.0.1');
+  sockets.push(socket);
+  let answer = '';
+  socket.on('data', (d: Buffer) => (answer += d.toString()));
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  return { socket, answer: () => answer, closed };
+}
+
+/** Writes `piece` every `ms` until the socket closes. */
+function trickle(socket: net.Socket, piece: string | Buffer, ms: number): void {
+  const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write(piece)), ms);
+  socket.on('close', () => clearInterval(timer));
+}
+
+describe('send --http-listen bounds what a poster can hold', () => {
+  it('cuts slow headers, a trickled body and an endless chunked body; refuses 1e400 and priority 99; a healthy poster loses nothing', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'out.jsonl');
+    const rx = await startReceiverProcess(['--listen', `unix://${join(dir, 'r.sock')}`, '--output-file', out]);
+    children.push(rx.child);
+    const send = spawn(process.execPath, [CLI, 'send', '--target', rx.addresses[0]!, '--http-listen', '127.0.0.1:0', '--http-request-timeout', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(send);
+    let stderr = '';
+    send.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => send.on('exit', (code) => resolve(code)));
+    await waitFor('send to listen', () => /listening on http:\/\/\S+/.test(stderr));
+    const url = /listening on (http:\/\/\S+)/.exec(stderr)![1]!;
+    const port = Number(new URL(url).port);
+
+    // The healthy poster, one alert after another for the whole attack.
+    let healthy = 0;
+    let attacking = true;
+    const poster = (async () => {
+      while (attacking || healthy < 20) {
+        const res = await fetch(url, { method: 'POST', body: ALERTS[healthy % ALERTS.length] });
+        expect(res.status).toBe(204);
+        healthy++;
+      }
+    })();
+
+    // Headers that never end: a byte every 100 ms.
+    const slowHeaders = attacker(port);
+    slowHeaders.socket.write('POST / HTTP/1.1\r\nHost: x\r\n');
+    trickle(slowHeaders.socket, 'X', 100);
+    // A body trickled forever, one chunk every 100 ms.
+    const slowBody = attacker(port);
+    slowBody.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+    trickle(slowBody.socket, '1\r\n \r\n', 100);
+    // A chunked body that never stops, as fast as it goes.
+    const endless = attacker(port);
+    endless.socket.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const chunk = Buffer.from(`10000\r\n${' '.repeat(0x10000)}\r\n`);
+    const pump = (): void => {
+      while (!endless.socket.destroyed && endless.socket.write(chunk));
+      if (!endless.socket.destroyed) endless.socket.once('drain', pump);
+    };
+    pump();
+
+    await Promise.all([slowHeaders.closed, slowBody.closed, endless.closed]);
+    expect(slowHeaders.answer()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*request not complete within 1 s; closed/);
+    expect(slowBody.answer()).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*request not complete within 1 s; closed/);
+    expect(endless.answer()).toMatch(/^HTTP\/1\.1 413 [\s\S]*over the 1048576-byte limit/);
+
+    const post = async (body: string): Promise<{ status: number; text: string }> => {
+      const res = await fetch(url, { method: 'POST', body });
+      return { status: res.status, text: await res.text() };
+    };
+    const time = '"time":"2025-11-27T05:00:00Z"';
+    expect(await post(`{"rule":"r","priority":"Notice",${time},"output_fields":{"n":1e400}}`)).toEqual({
+      status: 400,
+      text: 'output_fields["n"]: number out of range (beyond a 64-bit double)\n',
+    });
+    expect(await post(`{"rule":"r","priority":"Notice",${time},"output_fields":{"n":-1e400}}`)).toMatchObject({ status: 400 });
+    expect(await post(`{"rule":"r","priority":99,${time}}`)).toEqual({ status: 400, text: '"priority" must be a string; got number\n' });
+    expect((await post(`{"rule":"r","priority":"99",${time}}`)).text).toMatch(/^invalid alert: priority "99" is not a Falco priority/);
+
+    attacking = false;
+    await poster;
+    send.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // 3 cut off, 4 refused: 7 malformed; the "99" priority is emitted and dropped as invalid.
+    expect(stderr).toMatch(sendSummary({ read: healthy + 7, malformed: 7, emitted: healthy + 1, acked: healthy, dropped: 1 }));
+    expect(stderr).toMatch(/http answers: 204 x\d+, 400 x4, 408 x2, 413 x1/);
+    expect(stderr).toMatch(/request \d+ from 127\.0\.0\.1:\d+: request not complete within 1 s; closed/);
+    rx.child.kill('SIGTERM');
+    await rx.exited;
+    expect(existsSync(out)).toBe(true);
+    const written = readFileSync(out, 'utf8').trim().split('\n');
+    expect(written).toEqual(Array.from({ length: healthy }, (_, i) => ALERTS[i % ALERTS.length]));
+  });
+});
