@@ -3,7 +3,8 @@
 export { createGrpcOutput } from './outputs/grpc-output.js';
 export type { GrpcOutput } from './outputs/grpc-output.js';
 export type { GrpcOutputOptions } from './outputs/grpc-options.js';
-export type { Output, OutputStats, DropCounts, FlushResult, QueueOptions } from './host/output.js';
+export type { Output, OutputStats, DropCounts, FlushResult, QueueOptions, SpoolStats } from './host/output.js';
+export type { SpoolOptions } from './spool/options.js';
 export type { LogFn } from './common/log.js';
 export { createOutputs, Outputs } from './outputs/fan-out.js';
 export type { OutputsOptions, OutputsStats } from './outputs/fan-out.js';

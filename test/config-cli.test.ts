@@ -94,4 +94,13 @@ describe('receive --config (child process)', () => {
     expect(code).not.toBe(0);
     expect(stderr).toContain(`${file}:3:1: YAML syntax error`);
   });
+
+  it('refuses a config file over 4 MiB from a pipe, which has no size to look at first: the read itself stops past the limit', async () => {
+    const child = spawn('bash', ['-c', `node ${JSON.stringify(CLI)} receive --config <(yes 'priority: debug') --discard --listen unix:///tmp/never.sock`], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(2);
+    expect(err).toMatch(/config file \/dev\/fd\/\d+ is more than 4 MiB; files over 4 MiB are refused/);
+  });
 });

@@ -77,7 +77,7 @@ describe('loading a config file', () => {
     expect(() => loadConfigFile(missing)).toThrow(`cannot read config file ${missing}: ENOENT`);
   });
 
-  it('refuses a file over 4 MiB before parsing it, before parsing it (a pipe: in test/config-cli.test.ts)', () => {
+  it('refuses a file over 4 MiB before parsing it (a pipe: config-cli.test.ts)', () => {
     // 50 MB of a valid-looking falco.yaml: parsing it would take minutes and gigabytes.
     const big = writeConfig(`rules_file: [${'"/etc/falco/rules.yaml", '.repeat(2_000_000)}"x"]\n`);
     expect(() => loadConfigFile(big)).toThrow(/^config file .*\.yaml is 4\d\.\d MiB; files over 4 MiB are refused/);
@@ -476,7 +476,7 @@ http_output:
   it('refuses unknown keys in output sections, even disabled ones', () => {
     expect(() => parse('file_output:\n  enabled: true\n  filenme: /tmp/x\n')).toThrow(/^out\.yaml:3: file_output\.filenme: unknown key/);
     expect(() => parse('file_output:\n  enabled: false\n  filenme: /tmp/x\n')).toThrow(
-      /^out\.yaml:3: file_output\.filenme: unknown key; did you mean filename\? \(known here: enabled, filename, keep_alive\)$/,
+      /^out\.yaml:3: file_output\.filenme: unknown key; did you mean filename\? \(known here: enabled, filename, keep_alive, spool\)$/,
     );
     expect(() => parse('stdout_output:\n  enabeld: true\n')).toThrow(/^out\.yaml:2: stdout_output\.enabeld: unknown key/);
     expect(() => parse('http_output:\n  url: http://x\n  retries: 3\n')).toThrow(/^out\.yaml:3: http_output\.retries: unknown key/);

@@ -26,13 +26,15 @@ export interface OutputWatch {
 }
 
 /** Drop reasons the watch reports: `invalid` is the input's fault, and reported line by line. */
-const WATCHED_DROPS = ['full', 'too_large', 'rejected', 'failed'] as const;
+const WATCHED_DROPS = ['full', 'too_large', 'rejected', 'failed', 'spool_full', 'corrupt'] as const;
 
 const WHY_DROPPED: Record<(typeof WATCHED_DROPS)[number], string> = {
   full: 'its buffer is full (the destination is slow or down)',
   too_large: 'alerts larger than it takes',
   rejected: 'the receiver refused them',
   failed: 'the channel gave up on them after its retries',
+  spool_full: 'its spool is at its maxBytes (whenFull gives alerts up)',
+  corrupt: 'they were damaged in its spool on disk',
 };
 
 interface Seen {

@@ -7,11 +7,32 @@ import type { DropCounts } from '../host/output.js';
 import type { SendCounters } from '../input/counters.js';
 import { clientTls, type TlsFlags } from './tls-flags.js';
 import { addressFlag, sizeFlag } from './flag-values.js';
+import type { GrpcOutputOptions } from '../outputs/grpc-options.js';
 
 export interface OutputFlags extends TlsFlags {
   target?: string;
   bufferBytes?: string | number;
   onFull?: string;
+  spool?: string;
+  spoolMaxBytes?: string | number;
+  spoolWhenFull?: string;
+  spoolFsync?: string;
+}
+
+/** The gRPC output's spool from --spool and its companions, or undefined without --spool. */
+function spoolFromFlags(flags: OutputFlags): GrpcOutputOptions['spool'] {
+  if (flags.spool === undefined) {
+    const stray = flags.spoolMaxBytes !== undefined ? '--spool-max-bytes' : flags.spoolWhenFull !== undefined ? '--spool-when-full' : flags.spoolFsync !== undefined ? '--spool-fsync' : null;
+    if (stray) throw new Error(`${stray} goes with --spool DIR`);
+    return undefined;
+  }
+  const maxBytes = flags.spoolMaxBytes === undefined ? undefined : sizeFlag('--spool-max-bytes', flags.spoolMaxBytes);
+  return {
+    dir: flags.spool,
+    maxBytes,
+    whenFull: flags.spoolWhenFull as 'drop_newest' | 'drop_oldest' | undefined,
+    fsync: flags.spoolFsync as 'interval' | 'always' | 'never' | undefined,
+  };
 }
 
 /**
@@ -40,6 +61,9 @@ export function buildSendOutputs(flags: OutputFlags, classic: OutputsConfig | nu
       classic ? `the config enables no output and no --target was given: nothing to send to` : 'give --target (a receiver) or --config (a falco.yaml with outputs)',
     );
   }
+  if (flags.spool !== undefined && !flags.target) {
+    throw new Error("--spool is the gRPC output's (--target); a classic output takes spool: { dir } in its section of the config");
+  }
   const bufferBytes = flags.bufferBytes === undefined ? undefined : sizeFlag('--buffer-bytes', flags.bufferBytes);
   const target = flags.target === undefined ? undefined : addressFlag('--target', flags.target);
   const onFull = onFullFor(flags, count, servingHttp);
@@ -48,7 +72,7 @@ export function buildSendOutputs(flags: OutputFlags, classic: OutputsConfig | nu
     bufferBytes,
     onFull,
     blockTimeoutMs: 30_000,
-    grpc: target ? { target, tls, insecure: flags.insecure } : undefined,
+    grpc: target ? { target, tls, insecure: flags.insecure, spool: spoolFromFlags(flags) } : undefined,
     ...(classic ? { format: classic.format, stdout: classic.stdout, file: classic.file, syslog: classic.syslog, program: classic.program, http: classic.http } : {}),
   });
 }
@@ -61,11 +85,14 @@ const DROP_WORDS: Record<keyof DropCounts, string> = {
   rejected: 'refused by the receiver',
   failed: 'the channel gave up after its retries',
   unacked_at_close: 'still unacknowledged when --flush-timeout ran out',
+  spool_full: 'the spool was at its maxBytes and whenFull gave it up',
+  corrupt: 'damaged in the spool on disk',
 };
 
 /**
  * The summary lines and whether every valid alert reached every output. The numbers are the
- * outputs' stats, the same the metrics serve: emitted = acked + dropped (by reason) once closed.
+ * outputs' stats, the same the metrics serve: emitted + replayed = acked + pending + dropped (by
+ * reason); pending is 0 once closed, except what a spool keeps for the next run.
  */
 export function summarize(outputs: Outputs, counters: SendCounters, words: (text: string) => string = (t) => t): { lines: string[]; ok: boolean } {
   const all = Object.entries(outputs.stats().outputs);
@@ -77,8 +104,10 @@ export function summarize(outputs: Outputs, counters: SendCounters, words: (text
     const reasons = (Object.entries(s.drops) as Array<[keyof DropCounts, number]>)
       .filter(([, n]) => n > 0)
       .map(([reason, n]) => `${reason} ${n}: ${DROP_WORDS[reason]}`);
-    const pending = s.pending > 0 ? `, pending ${s.pending}` : '';
-    lines.push(`${name}: emitted ${s.emitted}, acked ${s.acked}, dropped ${s.dropped}${pending}${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`);
+    // With a spool, what is pending after close waits on disk for the next run (not a drop).
+    const pending = s.pending > 0 ? `, pending ${s.pending}${s.spool ? ` (kept in the spool ${s.spool.dir} for the next run)` : ''}` : '';
+    const replayed = s.replayed > 0 ? ` (+${s.replayed} from the spool of an earlier run)` : '';
+    lines.push(`${name}: emitted ${s.emitted}${replayed}, acked ${s.acked}, dropped ${s.dropped}${pending}${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`);
     if (s.lastError && lost > 0) lines.push(`${name}: last error: ${words(s.lastError)}`);
   }
   return { lines, ok };

@@ -227,6 +227,10 @@ export function sendCommand(): Command {
     .option('--buffer-bytes <size>', 'ring size of each output: bytes, or with a unit (512KiB, 8MiB; default 8MiB)')
     .option('--on-full <block|drop>', 'when an output is full: wait (default with one output, reading lines) or drop and count (default otherwise)')
     .option('--flush-timeout <seconds>', 'how long to wait for the last acks at the end of input', '60')
+    .option('--spool <dir>', "the gRPC output's spool: alerts wait on disk through outages and restarts (docs/spool.md)")
+    .option('--spool-max-bytes <n>', 'with --spool: most bytes on disk (default 1 GiB)')
+    .option('--spool-when-full <drop_newest|drop_oldest>', 'with --spool: what a full spool gives up (default drop_newest)')
+    .option('--spool-fsync <interval|always|never>', 'with --spool: when writes are forced to disk (default interval, 500 ms)')
     .addOption(metricsListenOption());
   addTlsFlags(cmd, 'client');
   return cmd.action(async () => {

@@ -260,9 +260,11 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
 /**
  * Writes PublishRequest { producer_id = 1; first_seq = 2; repeated alerts = 3 } from alerts that
  * are already encoded: each becomes a field-3 entry, copied, never re-encoded. Reused per batch.
+ * The alerts of one request may lie in different buffers (the ring, or a spool's read chunks).
  */
 export class PublishRequestWriter {
   private readonly producerId: Buffer;
+  private readonly sources: Uint8Array[];
   private readonly offsets: Int32Array;
   private readonly lengths: Int32Array;
   private count = 0;
@@ -270,6 +272,7 @@ export class PublishRequestWriter {
 
   constructor(producerId: string, maxAlerts: number) {
     this.producerId = Buffer.from(producerId, 'utf8');
+    this.sources = new Array<Uint8Array>(maxAlerts);
     this.offsets = new Int32Array(maxAlerts);
     this.lengths = new Int32Array(maxAlerts);
   }
@@ -284,16 +287,17 @@ export class PublishRequestWriter {
     return this.alertsBytes;
   }
 
-  /** Adds the alert at data[offset, offset + length) of the buffer finish() will be given. */
-  add(offset: number, length: number): void {
+  /** Adds the alert at data[offset, offset + length); `data` must not change before finish(). */
+  add(data: Uint8Array, offset: number, length: number): void {
+    this.sources[this.count] = data;
     this.offsets[this.count] = offset;
     this.lengths[this.count] = length;
     this.alertsBytes += 1 + varintSize(length) + length;
     this.count++;
   }
 
-  /** The request, with the alerts added since the last call copied out of `data`. */
-  finish(data: Uint8Array, firstSeq: number): Buffer {
+  /** The request, with the alerts added since the last call copied in; they are numbered from `firstSeq`. */
+  finish(firstSeq: number): Buffer {
     const idLen = this.producerId.length;
     const out = Buffer.allocUnsafe(1 + varintSize(idLen) + idLen + 1 + varintSize(firstSeq) + this.alertsBytes);
     let pos = 0;
@@ -307,7 +311,7 @@ export class PublishRequestWriter {
       const length = this.lengths[i]!;
       out[pos++] = 0x1a;
       pos = writeVarint(out, pos, length);
-      out.set(data.subarray(offset, offset + length), pos);
+      out.set(this.sources[i]!.subarray(offset, offset + length), pos);
       pos += length;
     }
     this.count = 0;

@@ -27,16 +27,21 @@ import type { HttpOutputOptions } from '../destinations/channels/http/index.js';
 import type { ProgramOutputOptions } from '../destinations/channels/program/index.js';
 import type { StdoutOutputOptions } from '../destinations/channels/stdout/index.js';
 import type { SyslogOutputOptions } from '../destinations/channels/syslog/index.js';
+import type { SpoolOptions } from '../spool/options.js';
+import { readSpool } from './spool-config.js';
+
+/** A channel's options and, when its section has a `spool:` map, its own spool. */
+type WithSpool<T> = T & { spool?: SpoolOptions };
 
 export interface OutputsConfig {
   /** Every field set. */
   format: Required<FormatOptions>;
   bufferedOutputs: boolean;
-  stdout?: StdoutOutputOptions;
-  file?: FileOutputOptions;
-  syslog?: SyslogOutputOptions;
-  program?: ProgramOutputOptions;
-  http?: HttpOutputOptions;
+  stdout?: WithSpool<StdoutOutputOptions>;
+  file?: WithSpool<FileOutputOptions>;
+  syslog?: WithSpool<SyslogOutputOptions>;
+  program?: WithSpool<ProgramOutputOptions>;
+  http?: WithSpool<HttpOutputOptions>;
 }
 
 
@@ -87,10 +92,12 @@ function channel<T>(
   enabledByDefault: boolean,
   required: readonly string[],
   read: (s: ConfigSection, enabled: boolean) => T,
-): T | undefined {
+): WithSpool<T> | undefined {
   const section = root.section(key);
   const enabled = section.boolean('enabled') ?? enabledByDefault;
-  const options = read(section, enabled);
+  const options = read(section, enabled) as WithSpool<T>;
+  const spool = readSpool(section);
+  if (spool) options.spool = spool;
   section.finish('error', () => {});
   if (!enabled) return undefined;
   for (const name of required) {

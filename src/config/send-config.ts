@@ -7,6 +7,7 @@ import type { ConfigDocument } from './load.js';
 import { definedOnly, type Report } from './section.js';
 import { readTlsKeys } from './tls-keys.js';
 import type { TlsSettings } from '../tls/pem.js';
+import { readSpool } from './spool-config.js';
 
 /** Keyed by the `send` command's option names, each absent when the file does not set it. */
 export interface SendSettings extends TlsSettings {
@@ -18,6 +19,11 @@ export interface SendSettings extends TlsSettings {
   metricsListen?: string;
   /** Where to accept Falco's http_output POSTs (host:port). */
   httpListen?: string;
+  /** The gRPC output's spool (falco_grpc_output.send.spool). */
+  spool?: string;
+  spoolMaxBytes?: number;
+  spoolWhenFull?: string;
+  spoolFsync?: string;
 }
 
 export function parseSendSettings(config: ConfigDocument, report: Report): SendSettings {
@@ -29,6 +35,10 @@ export function parseSendSettings(config: ConfigDocument, report: Report): SendS
     metricsListen: send.value('metrics_listen', checkHostPort),
     httpListen: send.value('http_listen', checkHostPort),
   };
+  const spool = readSpool(send);
+  if (spool) {
+    Object.assign(settings, { spool: spool.dir, spoolMaxBytes: spool.maxBytes, spoolWhenFull: spool.whenFull, spoolFsync: spool.fsync });
+  }
   send.finish('error', report);
   return definedOnly(settings);
 }

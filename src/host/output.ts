@@ -4,6 +4,7 @@
 import type { AlertInput } from '../codec/alert.js';
 import type { ConnectionState } from '../ring/ring.js';
 import type { LogFn } from '../common/log.js';
+import type { SpoolOptions } from '../spool/options.js';
 
 export interface DropCounts {
   /** The output's ring had no room (its channel is slow, stalled or down). */
@@ -16,16 +17,45 @@ export interface DropCounts {
   rejected: number;
   /** Classic outputs: the channel gave up on it after its own retries (lastError says why). */
   failed: number;
-  /** Still waiting for its ack or delivery when close() gave up on it (the destination was down or slow). */
+  /** Spool: it was full (maxBytes) and whenFull gave this alert up. */
+  spool_full: number;
+  /** Spool: the alert was damaged on disk (bad checksum, truncated or unreadable segment). */
+  corrupt: number;
+  /**
+   * Still waiting for its ack or delivery when close() gave up on it (the destination was down or
+   * slow). With a spool, alerts already on disk are not counted here: they stay pending in the
+   * spool for the next process (close() says so); only those that never reached it are.
+   */
   unacked_at_close: number;
 }
 
+/** An output's spool (null without one). */
+export interface SpoolStats {
+  dir: string;
+  /** 'open'; 'opening' before the worker opened it; 'failed' when it could not be (lastError says why; the ring alone carries on). */
+  state: 'opening' | 'open' | 'failed';
+  /** Alerts in the spool, not yet acknowledged. */
+  alerts: number;
+  /** Bytes of the spool's segment files. */
+  bytes: number;
+  maxBytes: number;
+  /** How long ago the oldest unacknowledged alert was spooled, in ms; 0 when none is. */
+  oldestUnackedAgeMs: number;
+  /** Alerts found unacknowledged in the spool at start (stats().replayed), and how many of them are settled. */
+  replayTotal: number;
+  replayDone: number;
+  /** Failed reads and writes of spool files (lastError says the last one). */
+  diskErrors: number;
+}
+
 export interface OutputStats {
-  /** Every emit() call: emitted = acked + pending + dropped (after close(), pending is 0). */
+  /** Every emit() call: emitted + replayed = acked + pending + dropped (after close() without a spool, pending is 0). */
   emitted: number;
+  /** Alerts an earlier process left in the spool, sent by this one (0 without a spool). */
+  replayed: number;
   /** Acknowledged by the receiver (gRPC) or delivered by the channel (classic outputs). */
   acked: number;
-  /** In the ring, not yet acknowledged or delivered. */
+  /** Not yet acknowledged or delivered: in the ring, or in the spool. */
   pending: number;
   pendingBytes: number;
   /** Sum of `drops`. */
@@ -44,6 +74,7 @@ export interface OutputStats {
   lastError: string | null;
   /** Ring capacity in bytes. */
   bufferBytes: number;
+  spool: SpoolStats | null;
 }
 
 export interface FlushResult {
@@ -79,4 +110,6 @@ export interface QueueOptions {
   exitFlushMs?: number;
   /** Where the output's lines go (a worker that failed, alerts lost at close). Default: stderr. */
   log?: LogFn;
+  /** A directory where alerts wait on disk for the destination, across outages and restarts (docs/spool.md). */
+  spool?: SpoolOptions;
 }

@@ -4,6 +4,7 @@ import { maxRecordFor, ringCapacityFor } from '../ring/ring.js';
 import type { QueueOptions } from './output.js';
 import { positive } from '../common/check.js';
 import { stderrLog, type LogFn } from '../common/log.js';
+import { resolveSpool, type SpoolConfig } from '../spool/options.js';
 
 export interface ResolvedQueue {
   capacity: number;
@@ -12,6 +13,7 @@ export interface ResolvedQueue {
   blockTimeoutMs: number;
   exitFlushMs: number;
   log: LogFn;
+  spool: SpoolConfig | null;
 }
 
 export function resolveQueue(who: string, options: QueueOptions): ResolvedQueue {
@@ -19,13 +21,15 @@ export function resolveQueue(who: string, options: QueueOptions): ResolvedQueue 
     throw new TypeError(`${who}: onFull must be 'drop' or 'block', got ${String(options.onFull)}`);
   }
   const capacity = ringCapacityFor(positive(who, 'bufferBytes', options.bufferBytes, 8 * 1024 * 1024));
+  const maxAlertBytes = Math.min(positive(who, 'maxAlertBytes', options.maxAlertBytes, 1024 * 1024, 64), maxRecordFor(capacity));
   return {
     capacity,
-    maxAlertBytes: Math.min(positive(who, 'maxAlertBytes', options.maxAlertBytes, 1024 * 1024, 64), maxRecordFor(capacity)),
+    maxAlertBytes,
     onFull: options.onFull ?? 'drop',
     blockTimeoutMs: positive(who, 'blockTimeoutMs', options.blockTimeoutMs, 5000, 0),
     exitFlushMs: positive(who, 'exitFlushMs', options.exitFlushMs, 2000, 0),
     log: resolveLog(who, options.log),
+    spool: resolveSpool(who, options.spool, maxAlertBytes),
   };
 }
 

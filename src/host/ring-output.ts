@@ -9,6 +9,7 @@ import type { DropCounts, FlushResult, Output, OutputStats } from './output.js';
 import type { ResolvedQueue } from './queue-options.js';
 import type { OutputWorkerData, WorkerReport } from '../worker/contract.js';
 import { OutputThread } from './output-thread.js';
+import { SpoolAccount } from './spool-account.js';
 
 const WORKER_FILE = new URL('../worker/output-worker.js', import.meta.url);
 /** The least time close() gives the worker to end its stream, even after a flush timed out. */
@@ -17,7 +18,7 @@ const STOP_GRACE_MS = 1500;
 /** When the exit hooks of this process stop waiting (set by the first one that runs). */
 let exitDeadline: number | undefined;
 
-type WorkerSpec = OutputWorkerData extends infer T ? (T extends unknown ? Omit<T, 'buffer'> : never) : never;
+type WorkerSpec = OutputWorkerData extends infer T ? (T extends unknown ? Omit<T, 'buffer' | 'spool'> : never) : never;
 
 export class RingOutput implements Output {
   private readonly encoder: AlertEncoder;
@@ -28,7 +29,7 @@ export class RingOutput implements Output {
   private readonly thread: OutputThread;
   private emitted = 0;
   private written = 0;
-  private readonly drops: Omit<DropCounts, 'rejected' | 'failed'> = { full: 0, too_large: 0, invalid: 0, unacked_at_close: 0 };
+  private readonly drops: Omit<DropCounts, 'rejected' | 'failed' | 'spool_full' | 'corrupt'> = { full: 0, too_large: 0, invalid: 0, unacked_at_close: 0 };
   private lastError: string | null = null;
   private closing: Promise<FlushResult> | null = null;
   private readonly onExit = (): void => this.exitFlush();
@@ -36,6 +37,8 @@ export class RingOutput implements Output {
   private readonly givenUpAs: 'rejected' | 'failed';
   /** How loss is worded: "not acknowledged by unix:///x.sock" (gRPC), "not delivered to file /x" (channels). */
   private readonly notDone: string;
+  /** The spool behind the ring (src/spool/), or null. */
+  private readonly spool: SpoolAccount | null;
 
   constructor(
     readonly name: string,
@@ -49,7 +52,9 @@ export class RingOutput implements Output {
     this.ring = new RingProducer(buffer);
     this.ringBytes = this.ring.bytes as Utf8Buffer;
     this.inPlaceWindow = Math.min(queue.maxAlertBytes, 64 * 1024, queue.capacity / 4);
-    this.thread = new OutputThread(WORKER_FILE, { ...worker, buffer } as OutputWorkerData, () => this.progress(), {
+    // --- spool: its directory is locked here, so that a second process is refused by this constructor.
+    this.spool = queue.spool ? new SpoolAccount(this.ring, queue.spool, `falco-grpc-output: ${name}`, queue.log) : null;
+    this.thread = new OutputThread(WORKER_FILE, { ...worker, buffer, spool: queue.spool } as OutputWorkerData, () => this.progress(), {
       report: (report: WorkerReport) => {
         if (report.kind === 'error') this.lastError = report.error;
         else if (report.kind === 'log') queue.log(report.line);
@@ -149,13 +154,15 @@ export class RingOutput implements Output {
   }
 
   async flush(timeoutMs = 30_000): Promise<FlushResult> {
-    const target = this.written;
+    const written = this.written;
     const deadline = performance.now() + timeoutMs;
     let interval = 1;
     for (;;) {
+      // With a spool, what to wait for is known once the worker has taken these records (and the backlog).
+      const target = this.spool ? this.spool.flushTarget(written) : written;
       const acked = this.ring.settled().ackedSeq; // the pair stats() reads, so a flushed output's stats are final
-      if (acked >= target) return { flushed: true, pending: 0 };
-      if (performance.now() >= deadline) return { flushed: false, pending: target - acked };
+      if (target !== null && acked >= target) return { flushed: true, pending: 0 };
+      if (performance.now() >= deadline) return { flushed: false, pending: this.spool ? this.stats().pending : written - acked };
       await new Promise((resolve) => setTimeout(resolve, Math.min(interval, Math.max(1, deadline - performance.now()))));
       interval = Math.min(interval * 2, 20);
     }
@@ -191,11 +198,18 @@ export class RingOutput implements Output {
     clearTimeout(timer);
     await this.thread.stop();
     process.off('exit', this.onExit);
-    // The worker is gone: what it did not deliver never will be, and counts as dropped from now on.
-    const pending = this.written - this.ring.settled().ackedSeq;
-    this.drops.unacked_at_close = pending;
+    // The worker is gone: what it did not deliver never will be, and counts as dropped from now on;
+    // except, with a spool, what is on disk: that waits for the next process, still pending.
+    const pending = this.stats().pending;
+    this.drops.unacked_at_close = this.spool ? this.spool.notOnDisk(this.written, pending) : pending;
     const result: FlushResult = { flushed: pending === 0, pending };
-    if (!result.flushed) this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) ${this.notDone} (counted as dropped: unacked_at_close)`);
+    if (!result.flushed) {
+      const what = this.spool
+        ? `pending: ${this.spool.leftBehind(this.written, pending, this.notDone, ' (counted as dropped: unacked_at_close)')}`
+        : `${this.notDone} (counted as dropped: unacked_at_close)`;
+      this.queue.log(`falco-grpc-output: closed with ${pending} alert(s) ${what}`);
+    }
+    this.spool?.release();
     return result;
   }
 
@@ -206,23 +220,39 @@ export class RingOutput implements Output {
   private exitFlush(): void {
     exitDeadline ??= performance.now() + this.queue.exitFlushMs;
     const left = Math.max(0, exitDeadline - performance.now());
+    if (this.spool) return this.exitWithSpool(left);
     if (this.ring.ackedSeq() < this.written && left > 0) this.ring.waitForAck(this.written, left);
     const lost = this.written - this.ring.ackedSeq();
     if (lost > 0) this.queue.log(`falco-grpc-output: process exiting with ${lost} alert(s) ${this.notDone}; they are lost`);
   }
 
+  /** Exit with a spool: alerts on disk are not lost, so only their move out of the ring is waited for. */
+  private exitWithSpool(left: number): void {
+    const spool = this.spool!;
+    if (!spool.safe(this.written) && left > 0) this.ring.waitUntil(() => spool.safe(this.written), left);
+    const pending = this.stats().pending;
+    if (pending > 0) this.queue.log(`falco-grpc-output: process exiting: ${spool.leftBehind(this.written, pending, this.notDone)}`);
+    spool.release();
+  }
+
   stats(): OutputStats {
     const { ackedSeq, givenUp } = this.ring.settled();
     const counters = this.ring.counters();
-    const { full, too_large, invalid, unacked_at_close } = this.drops;
-    const drops: DropCounts = { full, too_large, invalid, rejected: 0, failed: 0, unacked_at_close };
+    const drops: DropCounts = { ...this.drops, rejected: 0, failed: 0, spool_full: 0, corrupt: 0 };
     drops[this.givenUpAs] = givenUp;
+    // With an open spool, its counts (sequence numbers continue across processes); else the ring's.
+    const spooled = this.spool?.counts(this.written, givenUp) ?? null;
+    if (spooled) {
+      drops.spool_full = spooled.spool_full;
+      drops.corrupt = spooled.corrupt;
+    }
     return {
       emitted: this.emitted,
-      acked: ackedSeq - givenUp,
-      pending: this.written - ackedSeq - drops.unacked_at_close,
+      replayed: spooled?.replayed ?? 0,
+      acked: spooled?.acked ?? ackedSeq - givenUp,
+      pending: (spooled?.pending ?? this.written - ackedSeq) - drops.unacked_at_close,
       pendingBytes: drops.unacked_at_close > 0 ? 0 : this.ring.usedBytes(),
-      dropped: drops.full + drops.too_large + drops.invalid + drops.rejected + drops.failed + drops.unacked_at_close,
+      dropped: drops.full + drops.too_large + drops.invalid + drops.rejected + drops.failed + drops.spool_full + drops.corrupt + drops.unacked_at_close,
       drops,
       sent: counters.sent,
       resent: counters.resent,
@@ -232,6 +262,7 @@ export class RingOutput implements Output {
       connection: this.thread.alive || this.closing ? this.ring.connectionState() : this.thread.gaveUp ? 'closed' : 'backoff',
       lastError: this.lastError,
       bufferBytes: this.ring.capacity,
+      spool: this.spool?.stats() ?? null,
     };
   }
 

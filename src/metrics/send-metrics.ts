@@ -2,7 +2,7 @@
 // name, so one scrape covers gRPC and classic outputs alike) and what `send` read.
 
 import type { Registry } from 'prom-client';
-import type { OutputStats } from '../host/output.js';
+import type { OutputStats, SpoolStats } from '../host/output.js';
 import type { SendCounters } from '../input/counters.js';
 import { addMirroredCounter, addMirroredGauge, METRIC_PREFIX, oncePerScrape, type Sample } from './registry.js';
 
@@ -15,7 +15,8 @@ export interface NamedStatsSource {
 type PerOutput = ReadonlyArray<readonly [name: string, help: string, pick: (s: OutputStats) => number]>;
 
 const OUTPUT_COUNTERS: PerOutput = [
-  ['alerts_emitted_total', 'Alerts handed to the output (emit() calls): acked + pending + dropped (pending is 0 once closed).', (s) => s.emitted],
+  ['alerts_emitted_total', 'Alerts handed to the output (emit() calls); emitted + replayed = acked + pending + dropped (pending is 0 once closed, except what a spool keeps).', (s) => s.emitted],
+  ['alerts_replayed_total', "Alerts an earlier process left in the output's spool, sent by this one.", (s) => s.replayed ?? 0],
   ['alerts_acked_total', 'Alerts the receiver acknowledged (gRPC) or the channel delivered (classic outputs).', (s) => s.acked],
   ['alerts_sent_total', 'Alerts handed to the network or channel, resends included.', (s) => s.sent],
   ['alerts_resent_total', 'gRPC: alerts sent again after a reconnect.', (s) => s.resent],
@@ -24,10 +25,20 @@ const OUTPUT_COUNTERS: PerOutput = [
 ];
 
 const OUTPUT_GAUGES: PerOutput = [
-  ['alerts_pending', "Alerts in the output's ring, not yet acknowledged or delivered.", (s) => s.pending],
+  ['alerts_pending', "Alerts in the output's ring or spool, not yet acknowledged or delivered.", (s) => s.pending],
   ['ring_used_bytes', "Bytes of the output's ring in use: pending alerts.", (s) => s.pendingBytes],
   ['ring_capacity_bytes', "Size of the output's ring; alerts are dropped (reason full) when it is used up.", (s) => s.bufferBytes],
   ['connected', '1 while the gRPC connection is ready, else 0.', (s) => (s.connection === 'ready' ? 1 : 0)],
+];
+
+/** Only for outputs with a spool. */
+const SPOOL_GAUGES: ReadonlyArray<readonly [name: string, help: string, pick: (s: SpoolStats) => number]> = [
+  ['spool_alerts', "Alerts in the output's spool, not yet acknowledged or delivered.", (s) => s.alerts],
+  ['spool_bytes', "Bytes of the output's spool files; alerts are given up (reason spool_full) at spool_max_bytes.", (s) => s.bytes],
+  ['spool_max_bytes', "The spool's maxBytes.", (s) => s.maxBytes],
+  ['spool_oldest_unacked_age_seconds', 'How long ago the oldest alert not yet acknowledged was spooled; 0 when none is.', (s) => s.oldestUnackedAgeMs / 1000],
+  ['spool_replay_alerts', 'Alerts an earlier process left in the spool, found at start.', (s) => s.replayTotal],
+  ['spool_replay_done_alerts', 'Of the alerts found at start, those acknowledged or given up so far: replay progress.', (s) => s.replayDone],
 ];
 
 export function registerOutputMetrics(registry: Registry, outputs: readonly NamedStatsSource[]): void {
@@ -40,12 +51,30 @@ export function registerOutputMetrics(registry: Registry, outputs: readonly Name
   for (const [name, help, pick] of OUTPUT_GAUGES) {
     addMirroredGauge(registry, { name: METRIC_PREFIX + name, help, labelNames, samples: perOutput(pick) });
   }
+  const perSpool = (pick: (s: SpoolStats) => number) => (): Sample[] =>
+    reads.flatMap((o) => {
+      const spool = o.stats().spool ?? null;
+      return spool === null ? [] : [[{ output: o.name }, pick(spool)] as Sample];
+    });
+  for (const [name, help, pick] of SPOOL_GAUGES) {
+    addMirroredGauge(registry, { name: METRIC_PREFIX + name, help, labelNames, samples: perSpool(pick) });
+  }
+  addMirroredCounter(registry, {
+    name: `${METRIC_PREFIX}spool_disk_errors_total`,
+    help: 'Failed reads and writes of spool files (the output keeps going; lastError says the last one).',
+    labelNames,
+    samples: perSpool((s) => s.diskErrors),
+  });
   addMirroredCounter(registry, {
     name: `${METRIC_PREFIX}alerts_dropped_total`,
-    help: 'Alerts dropped, by reason: full (ring had no room), too_large, invalid, rejected (by the receiver), failed (channel gave up), unacked_at_close (still unacknowledged when the output closed).',
+    help: 'Alerts dropped, by reason: full (ring had no room), too_large, invalid, rejected (by the receiver), failed (channel gave up), unacked_at_close (still unacknowledged when the output closed; with a spool, only those not on disk), spool_full, corrupt (damaged on disk).',
     labelNames: ['output', 'reason'],
     samples: () =>
-      reads.flatMap((o) => Object.entries(o.stats().drops).map(([reason, n]): Sample => [{ output: o.name, reason }, n])),
+      reads.flatMap((o) => {
+        // The spool's reasons only where there is a spool.
+        const entries = Object.entries(o.stats().drops).filter(([reason]) => (o.stats().spool ?? null) !== null || (reason !== 'spool_full' && reason !== 'corrupt'));
+        return entries.map(([reason, n]): Sample => [{ output: o.name, reason }, n]);
+      }),
   });
 }
 

@@ -22,7 +22,9 @@ export function createChannelOutput(channel: ChannelConfig, options: ClassicOutp
   const { spec, options: own } = specOf(channel);
   const problem = spec.problem(own);
   if (problem !== null) throw new TypeError(`${who}: ${problem}`);
-  return new RingOutput(spec.describe(own), resolveQueue(who, options), {
+  // createOutputs() gives each channel its own spool directory inside the channel's settings.
+  const spool = (channel.options as QueueOptions).spool ?? options.spool;
+  return new RingOutput(spec.describe(own), resolveQueue(who, { ...options, spool }), {
     kind: 'channel',
     channel: { type: channel.type, options: channelOptions(spec.keys, own) } as ChannelConfig,
     format: options.format ?? {},

@@ -8,9 +8,12 @@ import type { ChannelConfig, ChannelOptions, ChannelType } from '../destinations
 import { CHANNEL_TYPES, createChannelOutput, type ClassicOutputOptions } from './classic-outputs.js';
 import { createGrpcRingOutput } from './grpc-output.js';
 import type { GrpcOutputOptions } from './grpc-options.js';
+import type { SpoolOptions } from '../spool/options.js';
 
-/** Channels whose options are all optional may be turned on with `true`. */
-type ChannelSetting<T extends ChannelType> = ChannelOptions<T> | (Partial<ChannelOptions<T>> extends ChannelOptions<T> ? boolean : never);
+/** Channels whose options are all optional may be turned on with `true`; `spool` is the channel's own spool directory. */
+type ChannelSetting<T extends ChannelType> =
+  | (ChannelOptions<T> & { spool?: SpoolOptions })
+  | (Partial<ChannelOptions<T>> extends ChannelOptions<T> ? boolean : never);
 
 export type OutputsOptions = ClassicOutputOptions & {
   /** The gRPC transmitter; its own ring options default to the ones given here. */
@@ -83,6 +86,9 @@ function sum(results: readonly FlushResult[]): FlushResult {
 /** Builds every output the options enable, behind one fan-out. */
 export function createOutputs(options: OutputsOptions): Outputs {
   const { grpc } = options;
+  if (options.spool !== undefined) {
+    throw new TypeError(`createOutputs: spool goes in each output's own settings (grpc: { spool }, file: { spool }, ...): one directory per output`);
+  }
   const shared: ClassicOutputOptions = { ...options };
   const channels: ChannelConfig[] = [];
   for (const type of CHANNEL_TYPES) {

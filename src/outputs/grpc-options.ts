@@ -1,6 +1,6 @@
 // What createGrpcOutput() accepts, checked and resolved into the sender's plain settings.
 
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { loadTls, type TlsOptions } from '../tls/pem.js';
 import type { QueueOptions } from '../host/output.js';
 import { resolveQueue, type ResolvedQueue } from '../host/queue-options.js';
@@ -26,7 +26,11 @@ export interface GrpcOutputOptions extends QueueOptions {
   reconnectInitialMs?: number;
   /** Longest reconnect delay. Default 30000 ms. */
   reconnectMaxMs?: number;
-  /** Stable id of this transmitter; default a random UUID. Must not be shared by two live transmitters. */
+  /**
+   * Names this transmitter to the receiver. On the wire it gets a suffix new in every process
+   * (`<producerId>#<8 hex>`), or kept by the spool directory: a restarted process, whose sequence
+   * numbers start again, is never taken for the old one. Default a random UUID.
+   */
   producerId?: string;
   /** Server name to verify in the receiver's certificate, when it differs from the target host. */
   serverName?: string;
@@ -36,6 +40,19 @@ export interface ResolvedOptions {
   sender: SenderConfig;
   queue: ResolvedQueue;
   warnInsecure: boolean;
+  /** The producerId option as given, or null. */
+  requestedProducerId: string | null;
+}
+
+/**
+ * The producer id on the wire. Sequence numbers start at 1 in every process (without a spool), so
+ * a name reused across restarts would make the receiver skip the new alerts as duplicates of the
+ * old ones: each process adds its own incarnation. A spool directory keeps the first one it saw.
+ */
+export function wireProducerId(requested: string | undefined): string {
+  if (requested === undefined) return randomUUID();
+  if (typeof requested !== 'string' || requested === '') throw new TypeError('createGrpcOutput: producerId must be a non-empty string');
+  return `${requested}#${randomBytes(4).toString('hex')}`;
 }
 
 const positive = (name: string, value: number | undefined, fallback: number, min = 1): number =>
@@ -56,11 +73,12 @@ export function resolveOptions(options: GrpcOutputOptions): ResolvedOptions {
   return {
     queue: resolveQueue('createGrpcOutput', options),
     warnInsecure: !isUnix && !tls,
+    requestedProducerId: options.producerId ?? null,
     sender: {
       target,
       tls,
       serverName: options.serverName,
-      producerId: options.producerId ?? randomUUID(),
+      producerId: wireProducerId(options.producerId),
       batchBytes: positive('batchBytes', options.batchBytes, 1024 * 1024, 1024),
       batchAlerts: positive('batchAlerts', options.batchAlerts, 4096),
       lingerMs: positive('lingerMs', options.lingerMs, 2, 0),

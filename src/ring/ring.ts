@@ -11,9 +11,12 @@
 // fit before the end of the data area, the producer writes PAD_MARKER as the length and
 // starts the record at offset 0. Space is released only when the receiver acknowledges, so
 // the ring (owned by the main thread) outlives a crashed worker and a new one resends from
-// the last acknowledged record.
+// the last acknowledged record. With a spool (src/spool/), the worker frees space once a record is
+// on disk instead, and the header also carries the spool's counters for the host to read.
 
-export const HEADER_BYTES = 128;
+import type { RecordSource } from './record-source.js';
+
+export const HEADER_BYTES = 256;
 /** Length word that means "skip to the start of the data area". */
 const PAD_MARKER = -1;
 
@@ -31,6 +34,31 @@ const RESENT = 10;
 const RECONNECTS = 11;
 const GIVEN_UP = 12; // alerts the worker dropped because the receiver refused them
 const HIGHEST_SENT = 13; // highest sequence number ever sent, so a replacement worker knows it
+/** Int32 slot: the spool's state, an index of SPOOL_STATES. */
+const SPOOL_STATE = 6;
+/** 'none' (no spool, or not opened yet), 'open', or 'failed' (it could not be opened: the ring alone carries on). */
+export const SPOOL_STATES = ['none', 'open', 'failed'] as const;
+export type SpoolState = (typeof SPOOL_STATES)[number];
+/**
+ * BigInt64 slots the spool's worker writes (src/spool/spool-source.ts). With a spool, ACKED_SEQ is
+ * the sequence number through which every record is acknowledged or given up, and sequence numbers
+ * continue across processes, so the host counts from these instead.
+ */
+const SPOOL_SLOTS = {
+  delivered: 14, // records the destination acknowledged (given-up ones are in GIVEN_UP)
+  replayed: 15, // records found unacknowledged in the spool when this process opened it
+  replayBase: 16, // ACKED_SEQ when this process opened the spool
+  spoolFull: 17, // records given up because the spool was full (whenFull)
+  corrupt: 18, // records lost to damage: bad checksum, truncated or unreadable segment
+  alerts: 19, // records in the spool, not yet acknowledged
+  bytes: 20, // bytes of the spool's segment files
+  oldestMs: 21, // when the oldest unacknowledged record was spooled (ms since the epoch), 0 if none
+  diskErrors: 22, // failed reads and writes of spool files
+  ringFreed: 23, // ring records moved into the spool or given up by it
+  tailSeq: 24, // sequence number of the last spooled record, published before ringFreed
+  lossCountedThrough: 25, // highest sequence number of a loss counted: a replacement worker does not count it again
+} as const;
+export type SpoolCounter = keyof typeof SPOOL_SLOTS;
 
 export const CONNECTION_STATES = ['idle', 'connecting', 'ready', 'backoff', 'closed'] as const;
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
@@ -94,6 +122,15 @@ abstract class RingView {
 
   connectionState(): ConnectionState {
     return CONNECTION_STATES[Atomics.load(this.ctl, CONNECTION)] ?? 'idle';
+  }
+
+  /** Whether a spool's worker opened it (its counters are meaningful from then on). */
+  spoolState(): SpoolState {
+    return SPOOL_STATES[Atomics.load(this.ctl, SPOOL_STATE)] ?? 'none';
+  }
+
+  spoolCounter(name: SpoolCounter): number {
+    return Number(Atomics.load(this.big, SPOOL_SLOTS[name]));
   }
 
   counters(): { sent: number; resent: number; reconnects: number } {
@@ -198,9 +235,14 @@ export class RingProducer extends RingView {
 
   /** Blocks the calling thread until acked >= seq or the timeout; used only at process exit. */
   waitForAck(seq: number, timeoutMs: number): boolean {
+    return this.waitUntil(() => this.ackedSeq() >= seq, timeoutMs);
+  }
+
+  /** Blocks the calling thread until `check()` holds (re-checked as the worker frees or acks) or the timeout; process exit only. */
+  waitUntil(check: () => boolean, timeoutMs: number): boolean {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      if (this.ackedSeq() >= seq) return true;
+      if (check()) return true;
       const left = deadline - performance.now();
       if (left <= 0) return false;
       Atomics.wait(this.ctl, RELEASED, Atomics.load(this.ctl, RELEASED), Math.min(left, 50));
@@ -221,23 +263,35 @@ export class RingProducer extends RingView {
   }
 }
 
-/** A record the consumer has read: its payload is data[offset, offset + length). */
+/** A record the consumer has read: its payload is data[offset, offset + length); `seq` its sequence number. */
 export interface RingRecord {
+  data: Uint8Array;
   offset: number;
   length: number;
+  seq: number;
 }
 
-/** The worker's side: read ahead of the release point, release on ack. */
-export class RingConsumer extends RingView {
+/**
+ * The worker's side: read ahead of the release point, release on ack. Without a spool it is the
+ * record source itself: records are read in place, numbered 1, 2, ... in the order written.
+ */
+export class RingConsumer extends RingView implements RecordSource {
+  readonly durable = false;
   private readPos: number;
   private releasedPos: number;
-  private record: RingRecord = { offset: 0, length: 0 };
+  /** Sequence numbers of the last record read and the last one released. */
+  private readSeq: number;
+  private releasedSeq: number;
+  private record: RingRecord;
   private givenUpToPublish = 0;
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
     this.releasedPos = Atomics.load(this.ctl, RELEASED);
     this.readPos = this.releasedPos;
+    this.releasedSeq = this.ackedSeq();
+    this.readSeq = this.releasedSeq;
+    this.record = { data: this.data, offset: 0, length: 0, seq: 0 };
     // A worker that died mid-publish left the version odd: close it, or the host keeps its old pair.
     if (Atomics.load(this.ctl, PUBLISH_VERSION) & 1) Atomics.add(this.ctl, PUBLISH_VERSION, 1);
   }
@@ -260,17 +314,49 @@ export class RingConsumer extends RingView {
     const length = this.words[off >> 2]!;
     this.record.offset = off + 4;
     this.record.length = length;
+    this.record.seq = ++this.readSeq;
     this.readPos = (pos + recordBytes(length)) | 0;
     return this.record;
+  }
+
+  nextSeq(): number {
+    return this.readSeq + 1;
   }
 
   /** Reads again from the release point: everything not acknowledged is resent. */
   rewind(): void {
     this.readPos = this.releasedPos;
+    this.readSeq = this.releasedSeq;
   }
 
   /** Frees the oldest `records` records; `ackedSeq` is the sequence number of the last one. */
   release(records: number, ackedSeq: number): void {
+    this.releasedSeq = ackedSeq;
+    if (this.readSeq < ackedSeq) this.readSeq = ackedSeq;
+    this.publishSettled(ackedSeq);
+    this.free(records);
+  }
+
+  settle(through: number, givenUp: number): void {
+    // Counted first: release() publishes it with the acked sequence number, as one pair.
+    if (givenUp > 0) this.addGivenUp(givenUp);
+    this.release(through - this.releasedSeq, through);
+  }
+
+  /** One version bracket around the pair, so the host reads both new or both old (settled()). */
+  private publishSettled(ackedSeq: number): void {
+    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
+    if (this.givenUpToPublish > 0) Atomics.add(this.big, GIVEN_UP, BigInt(this.givenUpToPublish));
+    this.givenUpToPublish = 0;
+    Atomics.store(this.big, ACKED_SEQ, BigInt(ackedSeq));
+    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
+  }
+
+  /**
+   * Frees the oldest `records` records' space without acknowledging them: a spool took them
+   * (its worker numbers and acknowledges them itself).
+   */
+  free(records: number): void {
     let pos = this.releasedPos;
     for (let i = 0; i < records; i++) {
       pos = this.skipPad(pos);
@@ -278,12 +364,6 @@ export class RingConsumer extends RingView {
     }
     this.releasedPos = pos;
     if (((this.readPos - pos) | 0) < 0) this.readPos = pos;
-    // One version bracket around the pair, so the host reads both new or both old (settled()).
-    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
-    if (this.givenUpToPublish > 0) Atomics.add(this.big, GIVEN_UP, BigInt(this.givenUpToPublish));
-    this.givenUpToPublish = 0;
-    Atomics.store(this.big, ACKED_SEQ, BigInt(ackedSeq));
-    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
     Atomics.store(this.ctl, RELEASED, pos);
     Atomics.notify(this.ctl, RELEASED); // a producer blocked in onFull 'block' or exit flush
   }
@@ -336,9 +416,28 @@ export class RingConsumer extends RingView {
     Atomics.store(this.big, HIGHEST_SENT, BigInt(seq));
   }
 
-  /** Counts n of the records the next release() frees as given up; published with that release. */
+  /** Counts n of the records the next release() or setAckedSeq() settles as given up; published with it. */
   addGivenUp(n: number): void {
     this.givenUpToPublish += n;
+  }
+
+  /** The spool's worker publishes where the acknowledged records end (see SPOOL_SLOTS), with any give-ups. */
+  setAckedSeq(seq: number): void {
+    this.publishSettled(seq);
+    Atomics.notify(this.ctl, RELEASED); // the exit flush waits on RELEASED
+  }
+
+  setSpoolCounter(name: SpoolCounter, value: number): void {
+    Atomics.store(this.big, SPOOL_SLOTS[name], BigInt(value));
+  }
+
+  addSpoolCounter(name: SpoolCounter, n: number): void {
+    Atomics.add(this.big, SPOOL_SLOTS[name], BigInt(n));
+  }
+
+  setSpoolState(state: SpoolState): void {
+    Atomics.store(this.ctl, SPOOL_STATE, SPOOL_STATES.indexOf(state));
+    Atomics.notify(this.ctl, RELEASED);
   }
 
   private skipPad(pos: number): number {

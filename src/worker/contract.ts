@@ -1,13 +1,24 @@
-// What an output's worker thread is started with: the ring, and which kind of sink drains it.
-// Plain data, cloned across threads.
+// What an output's worker thread is started with: the ring, the spool behind it if any, and
+// which kind of sink drains it. Plain data, cloned across threads.
 
 import type { SenderConfig } from '../destinations/grpc/config.js';
 import type { ChannelConfig } from '../destinations/channels/registry.js';
 import type { FormatOptions } from '../codec/format.js';
+import type { SpoolConfig } from '../spool/options.js';
+
+interface Common {
+  buffer: SharedArrayBuffer;
+  spool: SpoolConfig | null;
+}
 
 export type OutputWorkerData =
-  | { buffer: SharedArrayBuffer; kind: 'grpc'; config: SenderConfig }
-  | { buffer: SharedArrayBuffer; kind: 'channel'; channel: ChannelConfig; format: FormatOptions; batchAlerts: number };
+  | (Common & {
+      kind: 'grpc';
+      config: SenderConfig;
+      /** The producerId option as given (the spool directory keeps the id it was created with). */
+      requestedProducerId: string | null;
+    })
+  | (Common & { kind: 'channel'; channel: ChannelConfig; format: FormatOptions; batchAlerts: number });
 
 /** Tasks the host runs on its output's worker. */
 export type OutputWorkerTask = { kind: 'stop' } | { kind: 'reopen' };

@@ -5,26 +5,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { decodeAlert, type AlertInput, type AlertRun, type FalcoAlert, type GrpcOutput, type Sink } from '../../dist/src/index.js';
 
+// A plain JS module: the host processes that tests start import it too.
+import { BASE_NS, numberedAlert as numbered } from '../fixtures/numbered-alert.mjs';
+
 export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
-const BASE_NS = 1764219600000000970n;
 
 /** Alert number `i`: its seq in output_fields, nanosecond time and a 64-bit evt.time that differ per alert. */
-export function numberedAlert(i: number): AlertInput {
-  return {
-    time: BASE_NS + BigInt(i),
-    rule: 'Terminal shell in container',
-    priority: i % 2 === 0 ? 'Notice' : 'warning',
-    source: i % 3 === 0 ? 'k8s_audit' : 'syscall',
-    hostname: 'worker-node-1',
-    output: `shell spawned #${i} (user=root)`,
-    tags: ['container', 'shell'],
-    output_fields: { seq: i, 'evt.time': BASE_NS + BigInt(i), 'proc.name': 'bash', 'fd.name': null },
-  };
-}
+export const numberedAlert = numbered as (i: number) => AlertInput;
 
 /** Checks one received alert against numberedAlert(i), field for field. */
 export function matchesNumbered(alert: FalcoAlert, i: number): boolean {
-  const t = BASE_NS + BigInt(i);
+  const t = (BASE_NS as bigint) + BigInt(i);
   return (
     alert.time !== undefined &&
     alert.time.seconds === t / 1_000_000_000n &&

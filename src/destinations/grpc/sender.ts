@@ -1,10 +1,11 @@
-// The worker's side of the transmitter: drains the ring into a Transmitter/Publish stream,
-// frees ring space on acks, resends after a reconnect. Runs only inside the worker thread,
-// so nothing here may block: waits are Atomics.waitAsync, timers and stream events.
+// The worker's side of the transmitter: drains the record source (the ring, or the spool behind
+// it) into a Transmitter/Publish stream, settles records on acks, resends after a reconnect. Runs
+// only inside the worker thread, so nothing here may block: waits are Atomics.waitAsync, timers
+// and stream events.
 
 import * as grpc from '@grpc/grpc-js';
 import { PublishAck } from '../../gen/falco/transmit/v1/transmit.js';
-import type { RingConsumer } from '../../ring/ring.js';
+import type { RecordSource } from '../../ring/record-source.js';
 import type { SenderConfig } from './config.js';
 import { PublishRequestWriter } from '../../codec/publish-request.js';
 import { backoffDelay } from '../../common/backoff.js';
@@ -81,8 +82,10 @@ export class Sender {
   private readonly request: PublishRequestWriter;
   /** Sequence number of the last acknowledged alert (mirrors the ring's). */
   private ackedSeq: number;
-  /** Sequence number the next read record gets. */
+  /** One past the sequence number of the last record read. */
   private nextSeq: number;
+  /** Sequence number of the first alert of the batch nextBatch() wrote last. */
+  private batchFirstSeq = 0;
   /** Highest sequence number ever sent: anything at or below it that is sent again is a resend. */
   private highestSent: number;
   /** Reconnects since the last ack: the backoff grows with it. */
@@ -96,7 +99,8 @@ export class Sender {
   private cause: { for: string; text: string | null } | null = null;
 
   constructor(
-    private readonly ring: RingConsumer,
+    /** The records: the ring itself, or a spool behind it (the name stays: it reads like the ring). */
+    private readonly ring: RecordSource,
     private readonly cfg: SenderConfig,
     private readonly events: SenderEvents,
   ) {
@@ -212,8 +216,8 @@ export class Sender {
             await sleep(2); // stop-and-wait until the single alert in flight is acked
             continue;
           }
-          const firstSeq = this.nextSeq;
           const request = this.nextBatch();
+          const firstSeq = this.batchFirstSeq;
           lastBatchFirstSeq = firstSeq;
           lastBatchSize = this.nextSeq - firstSeq;
           const resent = Math.max(0, Math.min(this.highestSent, this.nextSeq - 1) - firstSeq + 1);
@@ -266,10 +270,10 @@ export class Sender {
     // The receiver refused a message. Resend what was in flight one alert at a time; an
     // alert refused on its own can never be delivered, so it is given up and counted
     // instead of blocking everything behind it.
-    if (this.isolating() && end.lastBatchSize === 1 && end.lastBatchFirstSeq === this.ackedSeq + 1) {
+    // (Sequence numbers a spool gave up may lie between the last ack and that alert.)
+    if (this.isolating() && end.lastBatchSize === 1 && end.lastBatchFirstSeq > this.ackedSeq) {
       this.events.log(`falco-grpc-output: receiver refused alert #${end.lastBatchFirstSeq} (${grpc.status[end.code]}: ${end.details}); dropped`);
-      this.ring.addGivenUp(1); // published with the release onAck makes: the host sees both or neither
-      this.onAck(this.ackedSeq + 1);
+      this.onAck(end.lastBatchFirstSeq, 1);
       return;
     }
     this.isolateThrough = Math.max(this.isolateThrough, this.nextSeq - 1);
@@ -296,14 +300,15 @@ export class Sender {
     });
   }
 
-  private onAck(through: number): void {
+  /** Settles everything through `through`; the newest `givenUp` of them were refused. */
+  private onAck(through: number, givenUp = 0): void {
     if (through <= this.ackedSeq) return;
     const highestRead = Math.max(this.nextSeq - 1, this.highestSent);
     if (through > highestRead) {
       this.events.log(`falco-grpc-output: receiver acked #${through} but only #${highestRead} was sent; ignored`);
       return;
     }
-    this.ring.release(through - this.ackedSeq, through);
+    this.ring.settle(through, givenUp);
     this.ackedSeq = through;
     if (this.nextSeq <= through) this.nextSeq = through + 1;
   }
@@ -312,14 +317,16 @@ export class Sender {
   private nextBatch(): Buffer {
     const maxAlerts = this.isolating() ? 1 : this.cfg.batchAlerts;
     const request = this.request;
+    // A request's alerts have consecutive sequence numbers: a gap ends the batch.
+    const firstSeq = this.ring.nextSeq();
     while (request.alerts < maxAlerts) {
-      if (request.alerts > 0 && request.bytes >= this.cfg.batchBytes) break;
+      if (request.alerts > 0 && (request.bytes >= this.cfg.batchBytes || this.ring.nextSeq() !== firstSeq + request.alerts)) break;
       const record = this.ring.read();
       if (record === null) break;
-      request.add(record.offset, record.length);
+      request.add(record.data, record.offset, record.length);
     }
-    const firstSeq = this.nextSeq;
-    this.nextSeq += request.alerts;
-    return request.finish(this.ring.data, firstSeq);
+    this.batchFirstSeq = firstSeq;
+    this.nextSeq = firstSeq + request.alerts;
+    return request.finish(firstSeq);
   }
 }

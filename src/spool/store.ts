@@ -1,0 +1,481 @@
+// The spool's segment files, on the output's worker thread only: recovery at open, appends,
+// positional reads for the reader, deletion of whole segments once acknowledged, the fsync policy.
+// Calls are synchronous: they block this worker thread (never the host's), and keep the order of
+// appends, acks and deletions simple to reason about across a crash.
+//
+// Recovery reads segment headers and scans only the last segment (for its torn tail), so opening
+// costs the same whatever the backlog; what lies in the middle is checked as it is replayed.
+
+import {
+  closeSync,
+  fdatasyncSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  constants,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { basename, join } from 'node:path';
+import {
+  ACKED_FILE,
+  ACKED_FILE_BYTES,
+  ackedFile,
+  PRODUCER_FILE,
+  parseSegmentName,
+  readAckedFile,
+  readSegmentHeader,
+  RECORD_HEADER_BYTES,
+  SEGMENT_HEADER_BYTES,
+  segmentHeader,
+  segmentName,
+  SET_ASIDE_SUFFIX,
+  writeRecordHeader,
+} from './format.js';
+import type { SpoolConfig } from './options.js';
+import { SpoolReader } from './reader.js';
+
+export interface StoreEvents {
+  /** A line for the output's log hook. */
+  log(line: string): void;
+  /** Sequence numbers `from`..`to` are gone: given up by whenFull 'drop_oldest'. */
+  dropped(from: number, to: number): void;
+}
+
+/** One segment file. Its records run from firstSeq to the next segment's firstSeq - 1. */
+export class Segment {
+  deleted = false;
+  fd: number | null = null;
+  constructor(
+    readonly firstSeq: number,
+    readonly path: string,
+    /** Bytes of whole records in it (the file may be cut back to this). */
+    public size: number,
+    readonly createdMs: number,
+  ) {}
+}
+
+export interface OpenedSpool {
+  /** Everything through this sequence number is acknowledged (or was given up). */
+  ackedSeq: number;
+  /** The last sequence number in the spool (ackedSeq when it holds nothing unacknowledged). */
+  lastSeq: number;
+  /** The ring index of the last record, for a replacement worker of the same process. */
+  lastRingIndex: number | null;
+}
+
+const ACK_WRITE_MS = 100;
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class SpoolStore {
+  readonly segments: Segment[] = [];
+  /** The segment appended to, created by this process; null until the first append. */
+  private active: Segment | null = null;
+  private pending = Buffer.allocUnsafe(256 * 1024);
+  private pendingLen = 0;
+  /** The last sequence number appended, and the last one written to a file. */
+  lastSeq = 0;
+  private committedSeq = 0;
+  private ackedSeq = 0;
+  private writtenAck = -1;
+  private ackFd: number | null = null;
+  /** Bytes of segment files, pending appends included: what maxBytes bounds. */
+  totalBytes = 0;
+  private dataDirty = false;
+  private dirDirty = false;
+  private lastSync = 0;
+  private lastAckWrite = 0;
+
+  constructor(
+    readonly cfg: SpoolConfig,
+    private readonly events: StoreEvents,
+  ) {}
+
+  private say(text: string): void {
+    this.events.log(`falco-grpc-output: spool ${this.cfg.dir}: ${text}`);
+  }
+
+  /** The gRPC producer id kept in the directory: `fresh` on a directory that has none yet. */
+  producerId(fresh: string, requested: string | null): string {
+    const path = join(this.cfg.dir, PRODUCER_FILE);
+    let kept: string | null = null;
+    try {
+      kept = readFileSync(path, 'utf8').trim() || null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.say(`${PRODUCER_FILE} is unreadable (${message(err)}); starting a new producer id`);
+    }
+    if (kept !== null) {
+      if (requested !== null && !kept.startsWith(`${requested}#`)) {
+        this.say(`keeps the producer id ${kept} it was created with; producerId ${requested} applies to a new spool directory`);
+      }
+      return kept;
+    }
+    writeFileSync(`${path}.tmp`, `${fresh}\n`);
+    if (this.cfg.fsync !== 'never') this.syncFile(`${path}.tmp`);
+    renameSync(`${path}.tmp`, path);
+    this.dirDirty = true;
+    return fresh;
+  }
+
+  /** Recovers the directory: sets damaged segments aside, cuts a torn tail, deletes what is acknowledged. */
+  open(): OpenedSpool {
+    mkdirSync(this.cfg.dir, { recursive: true });
+    const named = readdirSync(this.cfg.dir)
+      .map((name) => ({ name, seq: parseSegmentName(name) }))
+      .filter((e): e is { name: string; seq: number } => e.seq !== null)
+      .sort((a, b) => a.seq - b.seq);
+    let acked = this.readAcked();
+    const header = Buffer.alloc(SEGMENT_HEADER_BYTES);
+    for (const { name, seq } of named) {
+      const path = join(this.cfg.dir, name);
+      let problem: string | null = null;
+      let size = 0;
+      let createdMs = 0;
+      try {
+        const fd = openSync(path, 'r');
+        try {
+          size = fstatSync(fd).size;
+          const read = readSync(fd, header, 0, SEGMENT_HEADER_BYTES, 0);
+          const h = readSegmentHeader(header, read);
+          if (typeof h === 'string') problem = h;
+          else if (h.firstSeq !== seq) problem = `its header says it starts at #${h.firstSeq}, its name #${seq}`;
+          else createdMs = h.createdMs;
+        } finally {
+          closeSync(fd);
+        }
+      } catch (err) {
+        problem = message(err);
+      }
+      if (problem === null) this.segments.push(new Segment(seq, path, size, createdMs));
+      else this.setAside(path, problem, seq);
+    }
+    // Segments go only once acknowledged: a directory that starts later was acknowledged that far
+    // (the acked file may lag behind a deletion).
+    if (named.length > 0) acked = Math.max(acked, named[0]!.seq - 1);
+    let lastSeq = acked;
+    let lastRingIndex: number | null = null;
+    const last = this.segments.at(-1);
+    if (last) {
+      const tail = this.scanTail(last);
+      lastSeq = Math.max(lastSeq, tail.lastSeq ?? last.firstSeq - 1);
+      lastRingIndex = tail.lastRingIndex;
+    }
+    this.lastSeq = this.committedSeq = lastSeq;
+    this.totalBytes = this.segments.reduce((n, s) => n + s.size, 0);
+    this.ackedSeq = acked;
+    // Read-write without O_APPEND: the file is rewritten in place at offset 0.
+    this.ackFd = openSync(join(this.cfg.dir, ACKED_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
+    this.deleteAcked();
+    this.writeAck(true);
+    return { ackedSeq: acked, lastSeq, lastRingIndex };
+  }
+
+  private readAcked(): number {
+    const path = join(this.cfg.dir, ACKED_FILE);
+    try {
+      const b = readFileSync(path);
+      const seq = readAckedFile(b, b.length);
+      if (seq !== null) return seq;
+      if (b.length > 0) this.say(`${ACKED_FILE} is damaged; replaying from the oldest segment (the receiver skips what it has)`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.say(`${ACKED_FILE} is unreadable (${message(err)}); replaying from the oldest segment`);
+    }
+    return 0;
+  }
+
+  private setAside(path: string, problem: string, firstSeq: number): void {
+    let where = `set aside as ${basename(path)}${SET_ASIDE_SUFFIX}`;
+    try {
+      renameSync(path, path + SET_ASIDE_SUFFIX);
+    } catch (err) {
+      where = `could not be set aside (${message(err)})`;
+    }
+    this.say(`segment ${basename(path)} is unreadable (${problem}); ${where}; its alerts from #${firstSeq} on are lost`);
+  }
+
+  /** Finds the last good record of the last segment and cuts off what follows it (a write torn by a crash). */
+  private scanTail(seg: Segment): { lastSeq: number | null; lastRingIndex: number | null } {
+    // Damage before the last good record is left for the replay to count; only the tail is cut.
+    const reader = new SpoolReader(this, { lost: () => {}, readError: (text) => this.say(text) });
+    reader.seek(seg.firstSeq, { seg, offset: SEGMENT_HEADER_BYTES });
+    let lastSeq: number | null = null;
+    let lastRingIndex: number | null = null;
+    let goodEnd = SEGMENT_HEADER_BYTES;
+    for (let r = reader.take(); r !== null; r = reader.take()) {
+      lastSeq = r.seq;
+      lastRingIndex = r.ringIndex;
+      goodEnd = r.end;
+    }
+    if (goodEnd < seg.size) {
+      const fd = openSync(seg.path, 'r+');
+      try {
+        ftruncateSync(fd, goodEnd);
+      } finally {
+        closeSync(fd);
+      }
+      this.say(`segment ${basename(seg.path)}: cut back ${seg.size - goodEnd} byte(s) after its last whole record (a write torn by a crash)`);
+      seg.size = goodEnd;
+    }
+    return { lastSeq, lastRingIndex };
+  }
+
+  /** Up to `bytes` bytes of `seg` from `position` (fewer at its end). Throws on a read error. */
+  readChunk(seg: Segment, position: number, bytes: number): Buffer {
+    const want = Math.max(0, Math.min(bytes, seg.size - position));
+    const buf = Buffer.allocUnsafe(want);
+    if (want === 0) return buf;
+    seg.fd ??= openSync(seg.path, 'r');
+    let got = 0;
+    while (got < want) {
+      const n = readSync(seg.fd, buf, got, want - got, position + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got === want ? buf : buf.subarray(0, got);
+  }
+
+  /** The segment after `seg` still on disk, or null. */
+  nextSegment(seg: Segment): Segment | null {
+    for (const s of this.segments) if (s.firstSeq > seg.firstSeq) return s;
+    return null;
+  }
+
+  /** The segment that holds `seq`, or the first one after it, or null. */
+  segmentFor(seq: number): Segment | null {
+    let found: Segment | null = null;
+    for (const s of this.segments) {
+      if (s.firstSeq <= seq) found = s;
+      else return found ?? s;
+    }
+    return found;
+  }
+
+  /** True when `seg` gets no more records: a reader at its end moves on to the next. */
+  sealed(seg: Segment): boolean {
+    return seg !== this.active && seg !== this.segments.at(-1);
+  }
+
+  /** True when appending a record of `length` bytes starts a new segment (the caller commits first). */
+  wouldStartSegment(length: number): boolean {
+    if (this.active === null) return true;
+    const size = this.active.size + this.pendingLen;
+    return size + RECORD_HEADER_BYTES + length > this.cfg.segmentBytes && size > SEGMENT_HEADER_BYTES;
+  }
+
+  /**
+   * Appends one record (written to the file by commit()); returns its sequence number, or -1 when
+   * the spool is full and whenFull is 'drop_newest'. Throws when a file cannot be created.
+   */
+  append(data: Uint8Array, offset: number, length: number, ringIndex: number, timeMs: number): number {
+    const need = RECORD_HEADER_BYTES + length;
+    if (this.totalBytes + need > this.cfg.maxBytes) {
+      if (this.cfg.whenFull === 'drop_newest') return -1;
+      this.dropOldest(need);
+      if (this.totalBytes + need > this.cfg.maxBytes) return -1;
+    }
+    if (this.wouldStartSegment(length)) {
+      this.commit();
+      this.seal();
+      this.createSegment(this.lastSeq + 1, timeMs);
+    }
+    if (this.pendingLen + need > this.pending.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.pending.length * 2, this.pendingLen + need));
+      this.pending.copy(bigger, 0, 0, this.pendingLen);
+      this.pending = bigger;
+    }
+    this.pending.set(data.subarray(offset, offset + length), this.pendingLen + RECORD_HEADER_BYTES);
+    const seq = this.lastSeq + 1;
+    writeRecordHeader(this.pending, this.pendingLen, length, ringIndex, seq, timeMs);
+    this.lastSeq = seq;
+    this.pendingLen += need;
+    this.totalBytes += need;
+    return seq;
+  }
+
+  /**
+   * Writes the appended records to the segment file (and to the disk, with fsync 'always'). On a
+   * failure they are taken back, the file cut back to its last whole record, and the error thrown.
+   */
+  commit(): void {
+    if (this.pendingLen === 0) return;
+    const seg = this.active!;
+    try {
+      let done = 0;
+      while (done < this.pendingLen) done += writeSync(seg.fd!, this.pending, done, this.pendingLen - done, seg.size + done);
+      if (this.cfg.fsync === 'always') {
+        fdatasyncSync(seg.fd!);
+        if (this.dirDirty) this.syncDir();
+      }
+    } catch (err) {
+      this.discard();
+      try {
+        ftruncateSync(seg.fd!, seg.size);
+      } catch {
+        this.seal(); // a file that cannot be cut back gets no more records: the next append starts a new one
+      }
+      throw err;
+    }
+    seg.size += this.pendingLen;
+    this.committedSeq = this.lastSeq;
+    this.pendingLen = 0;
+    this.dataDirty = true;
+  }
+
+  /** Takes back the records appended since the last commit. */
+  discard(): void {
+    this.totalBytes -= this.pendingLen;
+    this.pendingLen = 0;
+    this.lastSeq = this.committedSeq;
+  }
+
+  private createSegment(firstSeq: number, timeMs: number): void {
+    const path = join(this.cfg.dir, segmentName(firstSeq));
+    const fd = openSync(path, 'w+');
+    const seg = new Segment(firstSeq, path, 0, timeMs);
+    seg.fd = fd;
+    try {
+      writeSync(fd, segmentHeader(firstSeq, timeMs), 0, SEGMENT_HEADER_BYTES, 0);
+    } catch (err) {
+      closeSync(fd);
+      try {
+        unlinkSync(path); // an empty segment is worth nothing; the retry creates it again
+      } catch {
+        // already gone
+      }
+      throw err;
+    }
+    seg.size = SEGMENT_HEADER_BYTES;
+    this.segments.push(seg);
+    this.totalBytes += SEGMENT_HEADER_BYTES;
+    this.active = seg;
+    this.dirDirty = true;
+  }
+
+  /** The active segment gets no more records (forced to disk first unless fsync 'never'). */
+  private seal(): void {
+    const seg = this.active;
+    if (seg === null) return;
+    this.active = null;
+    if (this.cfg.fsync !== 'never' && seg.fd !== null) {
+      try {
+        fdatasyncSync(seg.fd);
+      } catch {
+        // its records were written; a failed sync is reported by the next write, if the disk is gone
+      }
+    }
+  }
+
+  /** whenFull 'drop_oldest': deletes the oldest segments until `need` more bytes fit. */
+  private dropOldest(need: number): void {
+    while (this.totalBytes + need > this.cfg.maxBytes && this.segments.length > 0) {
+      const oldest = this.segments[0]!;
+      if (oldest === this.active) return; // the segment being written stays: the new record is given up instead
+      const next = this.segments[1];
+      const last = next ? next.firstSeq - 1 : this.committedSeq;
+      this.deleteSegment(oldest);
+      if (last > this.ackedSeq) this.events.dropped(Math.max(oldest.firstSeq, this.ackedSeq + 1), last);
+    }
+  }
+
+  private deleteSegment(seg: Segment): void {
+    seg.deleted = true;
+    this.segments.splice(this.segments.indexOf(seg), 1);
+    this.totalBytes -= seg.size;
+    if (seg === this.active) this.active = null;
+    if (seg.fd !== null) {
+      try {
+        closeSync(seg.fd);
+      } catch {
+        // closing cannot fail in a way that matters here
+      }
+      seg.fd = null;
+    }
+    try {
+      unlinkSync(seg.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.say(`could not delete ${basename(seg.path)}: ${message(err)}`);
+    }
+  }
+
+  /** Everything through `seq` is acknowledged or given up: whole segments behind it are deleted. */
+  ackThrough(seq: number): void {
+    if (seq <= this.ackedSeq) return;
+    this.ackedSeq = seq;
+    this.deleteAcked();
+  }
+
+  private deleteAcked(): void {
+    while (this.segments.length > 1 || (this.segments.length === 1 && this.segments[0] !== this.active)) {
+      const seg = this.segments[0]!;
+      const next = this.segments[1];
+      const last = next ? next.firstSeq - 1 : this.committedSeq;
+      if (last > this.ackedSeq || seg === this.active) break;
+      this.deleteSegment(seg);
+    }
+  }
+
+  /** Periodic work: the acked file, and fsync 'interval'. */
+  tick(now: number): void {
+    if (now - this.lastAckWrite >= ACK_WRITE_MS) this.writeAck(false);
+    if (this.cfg.fsync === 'interval' && now - this.lastSync >= this.cfg.fsyncIntervalMs) this.sync();
+  }
+
+  private writeAck(force: boolean): void {
+    if ((!force && this.ackedSeq === this.writtenAck) || this.ackFd === null) return;
+    // Not atomic with the deletions: the acked file only ever lags, and a lagging one costs resends.
+    writeSync(this.ackFd, ackedFile(this.ackedSeq), 0, ACKED_FILE_BYTES, 0);
+    if (force) ftruncateSync(this.ackFd, ACKED_FILE_BYTES);
+    if (this.cfg.fsync === 'always') fdatasyncSync(this.ackFd);
+    this.writtenAck = this.ackedSeq;
+    this.lastAckWrite = performance.now();
+  }
+
+  private sync(): void {
+    this.lastSync = performance.now();
+    if (this.dataDirty && this.active?.fd != null) fdatasyncSync(this.active.fd);
+    this.dataDirty = false;
+    if (this.dirDirty) this.syncDir();
+    if (this.ackFd !== null && this.writtenAck >= 0) fdatasyncSync(this.ackFd);
+  }
+
+  private syncDir(): void {
+    this.dirDirty = false;
+    this.syncFile(this.cfg.dir);
+  }
+
+  private syncFile(path: string): void {
+    const fd = openSync(path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Writes what is pending, the acked file, syncs (unless fsync 'never') and closes every file. */
+  close(): void {
+    try {
+      this.commit();
+      this.writeAck(true);
+      if (this.cfg.fsync !== 'never') this.sync();
+    } finally {
+      for (const seg of this.segments) {
+        if (seg.fd !== null) closeSync(seg.fd);
+        seg.fd = null;
+      }
+      if (this.ackFd !== null) closeSync(this.ackFd);
+      this.ackFd = null;
+      this.active = null;
+    }
+  }
+}
