@@ -23,6 +23,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { close, fdatasync, fsync, open } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
   ACKED_FILE,
@@ -93,6 +94,10 @@ export class SpoolStore {
   totalBytes = 0;
   private dataDirty = false;
   private dirDirty = false;
+  /** Sealed segments not forced to disk yet (fsync 'interval'). */
+  private unsynced: Segment[] = [];
+  /** Background syncs in flight. */
+  private syncing = 0;
   private lastSync = 0;
   private lastAckWrite = 0;
 
@@ -361,17 +366,20 @@ export class SpoolStore {
     this.dirDirty = true;
   }
 
-  /** The active segment gets no more records (forced to disk first unless fsync 'never'). */
+  /** The active segment gets no more records; it is forced to disk now (fsync 'always') or with the next sync ('interval'). */
   private seal(): void {
     const seg = this.active;
     if (seg === null) return;
     this.active = null;
-    if (this.cfg.fsync !== 'never' && seg.fd !== null) {
-      try {
-        fdatasyncSync(seg.fd);
-      } catch {
-        // its records were written; a failed sync is reported by the next write, if the disk is gone
-      }
+    if (seg.fd === null || this.cfg.fsync === 'never') return;
+    if (this.cfg.fsync === 'interval') {
+      if (this.dataDirty) this.unsynced.push(seg);
+      return;
+    }
+    try {
+      fdatasyncSync(seg.fd);
+    } catch {
+      // its records were written; a failed sync is reported by the next write, if the disk is gone
     }
   }
 
@@ -440,12 +448,39 @@ export class SpoolStore {
     this.lastAckWrite = performance.now();
   }
 
+  /**
+   * fsync 'interval': forces what was written since the last time to disk on libuv's thread pool,
+   * so that a slow disk never stalls this thread (the ring would fill behind it). One round at a time.
+   */
   private sync(): void {
+    if (this.syncing > 0) return;
     this.lastSync = performance.now();
-    if (this.dataDirty && this.active?.fd != null) fdatasyncSync(this.active.fd);
+    const fds = this.dirtyFds();
+    const done = (err: NodeJS.ErrnoException | null): void => {
+      this.syncing--;
+      // EBADF: the segment was deleted (acknowledged) meanwhile; its data no longer matter.
+      if (err && err.code !== 'EBADF') this.say(`forcing writes to disk failed: ${err.message}`);
+    };
+    this.syncing += fds.length;
+    for (const fd of fds) fdatasync(fd, done);
+    if (this.dirDirty) {
+      this.dirDirty = false;
+      this.syncing++;
+      open(this.cfg.dir, 'r', (err, fd) => {
+        if (err) return done(err);
+        fsync(fd, (e) => close(fd, () => done(e)));
+      });
+    }
+  }
+
+  /** The files written since the last sync: sealed segments, the active one, the acked file. */
+  private dirtyFds(): number[] {
+    const fds = this.unsynced.filter((seg) => !seg.deleted && seg.fd !== null).map((seg) => seg.fd!);
+    this.unsynced = [];
+    if (this.dataDirty && this.active?.fd != null) fds.push(this.active.fd);
     this.dataDirty = false;
-    if (this.dirDirty) this.syncDir();
-    if (this.ackFd !== null && this.writtenAck >= 0) fdatasyncSync(this.ackFd);
+    if (this.ackFd !== null && this.writtenAck >= 0) fds.push(this.ackFd);
+    return fds;
   }
 
   private syncDir(): void {
@@ -467,7 +502,10 @@ export class SpoolStore {
     try {
       this.commit();
       this.writeAck(true);
-      if (this.cfg.fsync !== 'never') this.sync();
+      if (this.cfg.fsync !== 'never') {
+        for (const fd of this.dirtyFds()) fdatasyncSync(fd);
+        this.syncDir();
+      }
     } finally {
       for (const seg of this.segments) {
         if (seg.fd !== null) closeSync(seg.fd);
