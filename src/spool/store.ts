@@ -28,6 +28,7 @@ import { basename, join } from 'node:path';
 import {
   ACKED_FILE,
   ACKED_FILE_BYTES,
+  OPEN_FILE,
   ackedFile,
   PRODUCER_FILE,
   parseSegmentName,
@@ -100,6 +101,8 @@ export class SpoolStore {
   private syncing = 0;
   private lastSync = 0;
   private lastAckWrite = 0;
+  /** The last process had the directory open when the machine went down: its last writes may be lost. */
+  private openAcrossReboot = false;
 
   constructor(
     readonly cfg: SpoolConfig,
@@ -118,6 +121,12 @@ export class SpoolStore {
       kept = readFileSync(path, 'utf8').trim() || null;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.say(`${PRODUCER_FILE} is unreadable (${message(err)}); starting a new producer id`);
+    }
+    if (kept !== null && this.openAcrossReboot) {
+      // The receiver may have alerts whose records the power loss took: numbers after what is on
+      // disk could be taken for them and skipped. A new id cannot collide (the backlog may arrive twice).
+      this.say(`was in use when the machine went down: the last alerts written may be gone from disk yet known to the receiver, so new alerts go under a new producer id (${fresh}, was ${kept}); the backlog may be delivered twice`);
+      kept = null;
     }
     if (kept !== null) {
       if (requested !== null && !kept.startsWith(`${requested}#`)) {
@@ -178,11 +187,30 @@ export class SpoolStore {
     this.lastSeq = this.committedSeq = lastSeq;
     this.totalBytes = this.segments.reduce((n, s) => n + s.size, 0);
     this.ackedSeq = acked;
+    this.markOpen();
     // Read-write without O_APPEND: the file is rewritten in place at offset 0.
     this.ackFd = openSync(join(this.cfg.dir, ACKED_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
     this.deleteAcked();
     this.writeAck(true);
     return { ackedSeq: acked, lastSeq, lastRingIndex };
+  }
+
+  /** Notes the machine's boot id while the directory is open; finds one of another boot left behind. */
+  private markOpen(): void {
+    const path = join(this.cfg.dir, OPEN_FILE);
+    let boot: string | null = null;
+    try {
+      boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(); // Linux; elsewhere no check
+    } catch {
+      return;
+    }
+    try {
+      const previous = readFileSync(path, 'utf8').trim();
+      this.openAcrossReboot = previous !== '' && previous !== boot;
+    } catch {
+      // not there: the last process closed cleanly, or this is a new directory
+    }
+    writeFileSync(path, `${boot}\n`);
   }
 
   private readAcked(): number {
@@ -505,6 +533,11 @@ export class SpoolStore {
       if (this.cfg.fsync !== 'never') {
         for (const fd of this.dirtyFds()) fdatasyncSync(fd);
         this.syncDir();
+      }
+      try {
+        unlinkSync(join(this.cfg.dir, OPEN_FILE));
+      } catch {
+        // not written (no boot id here), or already gone
       }
     } finally {
       for (const seg of this.segments) {
