@@ -7,6 +7,8 @@
 //   npm run bench -- --scenario stall      one scenario (max, paced, stall, mix, outage)
 //   npm run bench -- --scenario outputs    the classic outputs and the fan-out (outputs.mjs), or one
 //                                          of outputs-file, outputs-fanout, outputs-stall
+//   npm run bench -- --scenario spool      with and without a spool, and an outage's replay (spool.mjs),
+//                                          or one of spool-max, spool-paced, spool-outage
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { renderHtmlReport } from '../dist/src/flood/report-html.js';
 import { OUTPUT_GROUP, OUTPUT_SCENARIOS, runOutputScenarios } from './outputs.mjs';
+import { SPOOL_GROUP, SPOOL_SCENARIOS, runSpoolScenarios } from './spool.mjs';
 import { fmt, medianRun, mediansOf, runChild } from './runs.mjs';
 
 const PEER_SCRIPT = fileURLToPath(new URL('./peer.mjs', import.meta.url));
@@ -55,10 +58,11 @@ const { values: args } = parseArgs({
   },
 });
 const reps = Number(args.reps);
-const chosen = (args.scenario ?? ['max', 'paced', 'stall', 'mix', OUTPUT_GROUP]).flatMap((k) => (k === OUTPUT_GROUP ? Object.keys(OUTPUT_SCENARIOS) : [k]));
+const GROUPS = { [OUTPUT_GROUP]: OUTPUT_SCENARIOS, [SPOOL_GROUP]: SPOOL_SCENARIOS };
+const chosen = (args.scenario ?? ['max', 'paced', 'stall', 'mix', OUTPUT_GROUP, SPOOL_GROUP]).flatMap((k) => (GROUPS[k] ? Object.keys(GROUPS[k]) : [k]));
 for (const key of chosen) {
-  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key]) {
-    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS)].join(', ')}`);
+  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && !SPOOL_SCENARIOS[key]) {
+    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS), SPOOL_GROUP, ...Object.keys(SPOOL_SCENARIOS)].join(', ')}`);
   }
 }
 
@@ -91,6 +95,8 @@ for (const key of chosen.filter((k) => SCENARIOS[k])) {
 
 const classic = runOutputScenarios(chosen.filter((k) => OUTPUT_SCENARIOS[k]), reps);
 chartRuns.push(...classic.chartRuns);
+const spooled = runSpoolScenarios(chosen.filter((k) => SPOOL_SCENARIOS[k]), reps);
+chartRuns.push(...spooled.chartRuns);
 
 /** How many times better ours is: the other's number over ours (CPU, latency), or ours over theirs (throughput). */
 function ratios(scenario) {
@@ -130,8 +136,8 @@ for (const { peers, ratios: rs } of Object.values(output.scenarios)) {
   }
   lines.push('');
 }
-Object.assign(output.scenarios, classic.scenarios);
-lines.push(...classic.lines);
+Object.assign(output.scenarios, classic.scenarios, spooled.scenarios);
+lines.push(...classic.lines, ...spooled.lines);
 
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}bench.json`, JSON.stringify(output, null, 2));
