@@ -310,15 +310,20 @@ function deliveredAllBut(sink: CollectingSink, n: number, missing: ReadonlySet<n
 describe('spool: damage', () => {
   const N = 6000; // five or six segments
 
-  it('a torn tail (a record cut short by a crash) is cut back; every whole record is delivered', async () => {
+  const tails = {
+    'half a record': (whole: Buffer, final: { at: number; length: number }) => whole.subarray(final.at, final.at + 32 + Math.floor(final.length / 2)),
+    'stale bytes holding an older whole record': (whole: Buffer) => whole.subarray(32, 32 + 300),
+  };
+  for (const [kind, tornOf] of Object.entries(tails)) it(`a torn tail (${kind} after the last record) is cut back; every whole record is delivered`, async () => {
     const { spool, sock } = await leftoverSpool(N);
     const last = segmentFiles(spool).at(-1)!;
     const whole = readFileSync(last);
+    const torn = tornOf(whole, recordsIn(last).at(-1)!);
     const fd = openSync(last, 'a');
-    writeSync(fd, whole.subarray(32, 32 + 300)); // the start of a record, and no more of it
+    writeSync(fd, torn);
     closeSync(fd);
     const { sink, stats, log } = await recover(spool, sock);
-    expect(log.join('\n')).toMatch(/cut back 300 byte\(s\) after its last whole record/);
+    expect(log.join('\n')).toMatch(new RegExp(`cut back ${torn.length} byte\\(s\\) after its last whole record`));
     deliveredAllBut(sink, N, new Set());
     expect(stats).toMatchObject({ replayed: N, acked: N, dropped: 0 });
   });

@@ -3,8 +3,8 @@
 // Calls are synchronous: they block this worker thread (never the host's), and keep the order of
 // appends, acks and deletions simple to reason about across a crash.
 //
-// Recovery reads segment headers and scans only the last segment (for its torn tail), so opening
-// costs the same whatever the backlog; what lies in the middle is checked as it is replayed.
+// Recovery reads segment headers and the end of the last segment (for a torn tail), so opening
+// costs the same whatever the backlog; what lies before is checked as it is replayed.
 
 import {
   closeSync,
@@ -33,13 +33,16 @@ import {
   PRODUCER_FILE,
   parseSegmentName,
   readAckedFile,
+  readRecord,
   readSegmentHeader,
   RECORD_HEADER_BYTES,
+  RECORD_MAGIC_BYTES,
   SEGMENT_HEADER_BYTES,
   segmentHeader,
   segmentName,
   SET_ASIDE_SUFFIX,
   writeRecordHeader,
+  type RecordHeader,
 } from './format.js';
 import type { SpoolConfig } from './options.js';
 import { SpoolReader } from './reader.js';
@@ -236,19 +239,13 @@ export class SpoolStore {
     this.say(`segment ${basename(path)} is unreadable (${problem}); ${where}; its alerts from #${firstSeq} on are lost`);
   }
 
-  /** Finds the last good record of the last segment and cuts off what follows it (a write torn by a crash). */
+  /**
+   * Finds the last good record of the last segment and cuts off what follows it (a write torn by a
+   * crash). Damage before that record is left for the replay to count.
+   */
   private scanTail(seg: Segment): { lastSeq: number | null; lastRingIndex: number | null } {
-    // Damage before the last good record is left for the replay to count; only the tail is cut.
-    const reader = new SpoolReader(this, { lost: () => {}, readError: (text) => this.say(text) });
-    reader.seek(seg.firstSeq, { seg, offset: SEGMENT_HEADER_BYTES });
-    let lastSeq: number | null = null;
-    let lastRingIndex: number | null = null;
-    let goodEnd = SEGMENT_HEADER_BYTES;
-    for (let r = reader.take(); r !== null; r = reader.take()) {
-      lastSeq = r.seq;
-      lastRingIndex = r.ringIndex;
-      goodEnd = r.end;
-    }
+    const tail = this.lastRecordNearEnd(seg) ?? this.lastRecordFromStart(seg);
+    const goodEnd = tail?.end ?? SEGMENT_HEADER_BYTES;
     if (goodEnd < seg.size) {
       const fd = openSync(seg.path, 'r+');
       try {
@@ -259,7 +256,38 @@ export class SpoolStore {
       this.say(`segment ${basename(seg.path)}: cut back ${seg.size - goodEnd} byte(s) after its last whole record (a write torn by a crash)`);
       seg.size = goodEnd;
     }
-    return { lastSeq, lastRingIndex };
+    return { lastSeq: tail?.seq ?? null, lastRingIndex: tail?.ringIndex ?? null };
+  }
+
+  /**
+   * The last whole record, looked for backwards from the end: the highest record magic whose
+   * checksum holds (one inside a payload would need a CRC collision). Opening then reads a few
+   * MiB whatever the segment's size; null when the tail holds no whole record.
+   */
+  private lastRecordNearEnd(seg: Segment): { seq: number; ringIndex: number; end: number } | null {
+    const window = Math.min(seg.size - SEGMENT_HEADER_BYTES, 2 * 1024 * 1024 + RECORD_HEADER_BYTES + this.cfg.maxRecordBytes);
+    if (window <= 0) return null;
+    const start = seg.size - window;
+    const buf = this.readChunk(seg, start, window);
+    const h: RecordHeader = { length: 0, ringIndex: 0, seq: 0, timeMs: 0 };
+    // Sequence numbers grow along the segment: a record near the end numbered no higher than the
+    // first one is stale data, not the last record.
+    const head = this.readChunk(seg, SEGMENT_HEADER_BYTES, RECORD_HEADER_BYTES + this.cfg.maxRecordBytes);
+    const firstSeq = readRecord(head, 0, head.length, this.cfg.maxRecordBytes, h) === 'ok' ? h.seq : seg.firstSeq;
+    for (let p = buf.lastIndexOf(RECORD_MAGIC_BYTES); p >= 0; p = p > 0 ? buf.lastIndexOf(RECORD_MAGIC_BYTES, p - 1) : -1) {
+      if (readRecord(buf, p, buf.length, this.cfg.maxRecordBytes, h) !== 'ok') continue;
+      if (h.seq > firstSeq || start + p === SEGMENT_HEADER_BYTES) return { seq: h.seq, ringIndex: h.ringIndex, end: start + p + RECORD_HEADER_BYTES + h.length };
+    }
+    return null;
+  }
+
+  /** The same, reading the whole segment: when the tail is damaged beyond the window. */
+  private lastRecordFromStart(seg: Segment): { seq: number; ringIndex: number; end: number } | null {
+    const reader = new SpoolReader(this, { lost: () => {}, readError: (text) => this.say(text) });
+    reader.seek(seg.firstSeq, { seg, offset: SEGMENT_HEADER_BYTES });
+    let last: { seq: number; ringIndex: number; end: number } | null = null;
+    for (let r = reader.take(); r !== null; r = reader.take()) last = { seq: r.seq, ringIndex: r.ringIndex, end: r.end };
+    return last;
   }
 
   /** Up to `bytes` bytes of `seg` from `position` (fewer at its end). Throws on a read error. */
