@@ -9,6 +9,8 @@
 //                                          of outputs-file, outputs-fanout, outputs-stall
 //   npm run bench -- --scenario emit       emit() against JSON.stringify of the same alerts (emit.mjs)
 //   npm run bench -- --scenario console    the web console under a flood, page open or not (console.mjs)
+//   npm run bench -- --scenario spool      with and without a spool, and an outage's replay (spool.mjs),
+//                                          or one of spool-max, spool-paced, spool-outage
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -18,6 +20,7 @@ import { renderHtmlReport } from '../dist/src/flood/report-html.js';
 import { EMIT_SCENARIOS, runEmitScenarios } from './emit.mjs';
 import { OUTPUT_GROUP, OUTPUT_SCENARIOS, runOutputScenarios } from './outputs.mjs';
 import { CONSOLE_SCENARIO, runConsoleScenario } from './console.mjs';
+import { SPOOL_GROUP, SPOOL_SCENARIOS, runSpoolScenarios } from './spool.mjs';
 import { fmt, medianRun, mediansOf, runChild } from './runs.mjs';
 
 const PEER_SCRIPT = fileURLToPath(new URL('./peer.mjs', import.meta.url));
@@ -59,10 +62,11 @@ const { values: args } = parseArgs({
   },
 });
 const reps = Number(args.reps);
-const chosen = (args.scenario ?? ['emit', 'max', 'paced', 'stall', 'mix', OUTPUT_GROUP]).flatMap((k) => (k === OUTPUT_GROUP ? Object.keys(OUTPUT_SCENARIOS) : [k]));
+const GROUPS = { [OUTPUT_GROUP]: OUTPUT_SCENARIOS, [SPOOL_GROUP]: SPOOL_SCENARIOS };
+const chosen = (args.scenario ?? ['emit', 'max', 'paced', 'stall', 'mix', OUTPUT_GROUP, SPOOL_GROUP]).flatMap((k) => (GROUPS[k] ? Object.keys(GROUPS[k]) : [k]));
 for (const key of chosen) {
-  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && !EMIT_SCENARIOS[key] && key !== CONSOLE_SCENARIO) {
-    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(EMIT_SCENARIOS), ...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS), CONSOLE_SCENARIO].join(', ')}`);
+  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && !SPOOL_SCENARIOS[key] && !EMIT_SCENARIOS[key] && key !== CONSOLE_SCENARIO) {
+    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(EMIT_SCENARIOS), ...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS), SPOOL_GROUP, ...Object.keys(SPOOL_SCENARIOS), CONSOLE_SCENARIO].join(', ')}`);
   }
 }
 
@@ -97,6 +101,8 @@ for (const key of chosen.filter((k) => SCENARIOS[k])) {
 
 const classic = runOutputScenarios(chosen.filter((k) => OUTPUT_SCENARIOS[k]), reps);
 chartRuns.push(...classic.chartRuns);
+const spooled = runSpoolScenarios(chosen.filter((k) => SPOOL_SCENARIOS[k]), reps);
+chartRuns.push(...spooled.chartRuns);
 
 /** How many times better ours is: the other's number over ours (CPU, latency), or ours over theirs (throughput). */
 function ratios(scenario) {
@@ -136,8 +142,8 @@ for (const { peers, ratios: rs } of Object.values(output.scenarios)) {
   }
   lines.push('');
 }
-Object.assign(output.scenarios, yardstick.scenarios, classic.scenarios);
-lines.push(...classic.lines);
+Object.assign(output.scenarios, yardstick.scenarios, classic.scenarios, spooled.scenarios);
+lines.push(...classic.lines, ...spooled.lines);
 if (chosen.includes(CONSOLE_SCENARIO)) {
   const ui = await runConsoleScenario(reps);
   Object.assign(output.scenarios, ui.scenarios);

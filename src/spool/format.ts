@@ -4,6 +4,7 @@
 //   lock                   the pid of the process using it (src/spool/lock.ts)
 //   producer-id            the gRPC producer id, kept for the directory's life
 //   acked                  the sequence number through which everything is acknowledged
+//   open-since-boot        while open: the machine's boot id (a power loss leaves it behind)
 //   0000000000000001.seg   segments, named by their first sequence number, appended in order
 //   ….seg.bad              segments set aside as unreadable (never read again; delete at will)
 //
@@ -29,6 +30,8 @@ export const RECORD_MAGIC_BYTES = Buffer.from([0x46, 0x47, 0x52, 0x31]);
 export const LOCK_FILE = 'lock';
 export const PRODUCER_FILE = 'producer-id';
 export const ACKED_FILE = 'acked';
+/** While a process has the directory open: the boot id of the machine it runs on (removed by a clean close). */
+export const OPEN_FILE = 'open-since-boot';
 export const ACKED_FILE_BYTES = 16;
 const SEGMENT_NAME = /^(\d{16})\.seg$/;
 export const SET_ASIDE_SUFFIX = '.bad';

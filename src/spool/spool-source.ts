@@ -31,8 +31,8 @@ export interface SpoolIdentity {
   requested: string | null;
 }
 
-/** Most bytes moved from the ring in one go, so reads and acks are never held up long. */
-const INGEST_BYTES = 4 * 1024 * 1024;
+/** Most bytes moved from the ring in one go (more than a ring holds: a late timer must not leave it full). */
+const INGEST_BYTES = 32 * 1024 * 1024;
 /** How long the worker keeps polling the ring after the last record before it sleeps until notified. */
 const POLL_BEFORE_SLEEP_MS = 50;
 /** A read position is remembered every this many records, so a rewind re-reads few. */

@@ -3,8 +3,8 @@
 // Calls are synchronous: they block this worker thread (never the host's), and keep the order of
 // appends, acks and deletions simple to reason about across a crash.
 //
-// Recovery reads segment headers and scans only the last segment (for its torn tail), so opening
-// costs the same whatever the backlog; what lies in the middle is checked as it is replayed.
+// Recovery reads segment headers and the end of the last segment (for a torn tail), so opening
+// costs the same whatever the backlog; what lies before is checked as it is replayed.
 
 import {
   closeSync,
@@ -23,21 +23,26 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { close, fdatasync, fsync, open } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
   ACKED_FILE,
   ACKED_FILE_BYTES,
+  OPEN_FILE,
   ackedFile,
   PRODUCER_FILE,
   parseSegmentName,
   readAckedFile,
+  readRecord,
   readSegmentHeader,
   RECORD_HEADER_BYTES,
+  RECORD_MAGIC_BYTES,
   SEGMENT_HEADER_BYTES,
   segmentHeader,
   segmentName,
   SET_ASIDE_SUFFIX,
   writeRecordHeader,
+  type RecordHeader,
 } from './format.js';
 import type { SpoolConfig } from './options.js';
 import { SpoolReader } from './reader.js';
@@ -93,8 +98,14 @@ export class SpoolStore {
   totalBytes = 0;
   private dataDirty = false;
   private dirDirty = false;
+  /** Sealed segments not forced to disk yet (fsync 'interval'). */
+  private unsynced: Segment[] = [];
+  /** Background syncs in flight. */
+  private syncing = 0;
   private lastSync = 0;
   private lastAckWrite = 0;
+  /** The last process had the directory open when the machine went down: its last writes may be lost. */
+  private openAcrossReboot = false;
 
   constructor(
     readonly cfg: SpoolConfig,
@@ -113,6 +124,12 @@ export class SpoolStore {
       kept = readFileSync(path, 'utf8').trim() || null;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.say(`${PRODUCER_FILE} is unreadable (${message(err)}); starting a new producer id`);
+    }
+    if (kept !== null && this.openAcrossReboot) {
+      // The receiver may have alerts whose records the power loss took: numbers after what is on
+      // disk could be taken for them and skipped. A new id cannot collide (the backlog may arrive twice).
+      this.say(`was in use when the machine went down: the last alerts written may be gone from disk yet known to the receiver, so new alerts go under a new producer id (${fresh}, was ${kept}); the backlog may be delivered twice`);
+      kept = null;
     }
     if (kept !== null) {
       if (requested !== null && !kept.startsWith(`${requested}#`)) {
@@ -173,11 +190,30 @@ export class SpoolStore {
     this.lastSeq = this.committedSeq = lastSeq;
     this.totalBytes = this.segments.reduce((n, s) => n + s.size, 0);
     this.ackedSeq = acked;
+    this.markOpen();
     // Read-write without O_APPEND: the file is rewritten in place at offset 0.
     this.ackFd = openSync(join(this.cfg.dir, ACKED_FILE), constants.O_RDWR | constants.O_CREAT, 0o644);
     this.deleteAcked();
     this.writeAck(true);
     return { ackedSeq: acked, lastSeq, lastRingIndex };
+  }
+
+  /** Notes the machine's boot id while the directory is open; finds one of another boot left behind. */
+  private markOpen(): void {
+    const path = join(this.cfg.dir, OPEN_FILE);
+    let boot: string | null = null;
+    try {
+      boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(); // Linux; elsewhere no check
+    } catch {
+      return;
+    }
+    try {
+      const previous = readFileSync(path, 'utf8').trim();
+      this.openAcrossReboot = previous !== '' && previous !== boot;
+    } catch {
+      // not there: the last process closed cleanly, or this is a new directory
+    }
+    writeFileSync(path, `${boot}\n`);
   }
 
   private readAcked(): number {
@@ -203,19 +239,13 @@ export class SpoolStore {
     this.say(`segment ${basename(path)} is unreadable (${problem}); ${where}; its alerts from #${firstSeq} on are lost`);
   }
 
-  /** Finds the last good record of the last segment and cuts off what follows it (a write torn by a crash). */
+  /**
+   * Finds the last good record of the last segment and cuts off what follows it (a write torn by a
+   * crash). Damage before that record is left for the replay to count.
+   */
   private scanTail(seg: Segment): { lastSeq: number | null; lastRingIndex: number | null } {
-    // Damage before the last good record is left for the replay to count; only the tail is cut.
-    const reader = new SpoolReader(this, { lost: () => {}, readError: (text) => this.say(text) });
-    reader.seek(seg.firstSeq, { seg, offset: SEGMENT_HEADER_BYTES });
-    let lastSeq: number | null = null;
-    let lastRingIndex: number | null = null;
-    let goodEnd = SEGMENT_HEADER_BYTES;
-    for (let r = reader.take(); r !== null; r = reader.take()) {
-      lastSeq = r.seq;
-      lastRingIndex = r.ringIndex;
-      goodEnd = r.end;
-    }
+    const tail = this.lastRecordNearEnd(seg) ?? this.lastRecordFromStart(seg);
+    const goodEnd = tail?.end ?? SEGMENT_HEADER_BYTES;
     if (goodEnd < seg.size) {
       const fd = openSync(seg.path, 'r+');
       try {
@@ -226,7 +256,38 @@ export class SpoolStore {
       this.say(`segment ${basename(seg.path)}: cut back ${seg.size - goodEnd} byte(s) after its last whole record (a write torn by a crash)`);
       seg.size = goodEnd;
     }
-    return { lastSeq, lastRingIndex };
+    return { lastSeq: tail?.seq ?? null, lastRingIndex: tail?.ringIndex ?? null };
+  }
+
+  /**
+   * The last whole record, looked for backwards from the end: the highest record magic whose
+   * checksum holds (one inside a payload would need a CRC collision). Opening then reads a few
+   * MiB whatever the segment's size; null when the tail holds no whole record.
+   */
+  private lastRecordNearEnd(seg: Segment): { seq: number; ringIndex: number; end: number } | null {
+    const window = Math.min(seg.size - SEGMENT_HEADER_BYTES, 2 * 1024 * 1024 + RECORD_HEADER_BYTES + this.cfg.maxRecordBytes);
+    if (window <= 0) return null;
+    const start = seg.size - window;
+    const buf = this.readChunk(seg, start, window);
+    const h: RecordHeader = { length: 0, ringIndex: 0, seq: 0, timeMs: 0 };
+    // Sequence numbers grow along the segment: a record near the end numbered no higher than the
+    // first one is stale data, not the last record.
+    const head = this.readChunk(seg, SEGMENT_HEADER_BYTES, RECORD_HEADER_BYTES + this.cfg.maxRecordBytes);
+    const firstSeq = readRecord(head, 0, head.length, this.cfg.maxRecordBytes, h) === 'ok' ? h.seq : seg.firstSeq;
+    for (let p = buf.lastIndexOf(RECORD_MAGIC_BYTES); p >= 0; p = p > 0 ? buf.lastIndexOf(RECORD_MAGIC_BYTES, p - 1) : -1) {
+      if (readRecord(buf, p, buf.length, this.cfg.maxRecordBytes, h) !== 'ok') continue;
+      if (h.seq > firstSeq || start + p === SEGMENT_HEADER_BYTES) return { seq: h.seq, ringIndex: h.ringIndex, end: start + p + RECORD_HEADER_BYTES + h.length };
+    }
+    return null;
+  }
+
+  /** The same, reading the whole segment: when the tail is damaged beyond the window. */
+  private lastRecordFromStart(seg: Segment): { seq: number; ringIndex: number; end: number } | null {
+    const reader = new SpoolReader(this, { lost: () => {}, readError: (text) => this.say(text) });
+    reader.seek(seg.firstSeq, { seg, offset: SEGMENT_HEADER_BYTES });
+    let last: { seq: number; ringIndex: number; end: number } | null = null;
+    for (let r = reader.take(); r !== null; r = reader.take()) last = { seq: r.seq, ringIndex: r.ringIndex, end: r.end };
+    return last;
   }
 
   /** Up to `bytes` bytes of `seg` from `position` (fewer at its end). Throws on a read error. */
@@ -361,17 +422,20 @@ export class SpoolStore {
     this.dirDirty = true;
   }
 
-  /** The active segment gets no more records (forced to disk first unless fsync 'never'). */
+  /** The active segment gets no more records; it is forced to disk now (fsync 'always') or with the next sync ('interval'). */
   private seal(): void {
     const seg = this.active;
     if (seg === null) return;
     this.active = null;
-    if (this.cfg.fsync !== 'never' && seg.fd !== null) {
-      try {
-        fdatasyncSync(seg.fd);
-      } catch {
-        // its records were written; a failed sync is reported by the next write, if the disk is gone
-      }
+    if (seg.fd === null || this.cfg.fsync === 'never') return;
+    if (this.cfg.fsync === 'interval') {
+      if (this.dataDirty) this.unsynced.push(seg);
+      return;
+    }
+    try {
+      fdatasyncSync(seg.fd);
+    } catch {
+      // its records were written; a failed sync is reported by the next write, if the disk is gone
     }
   }
 
@@ -440,12 +504,39 @@ export class SpoolStore {
     this.lastAckWrite = performance.now();
   }
 
+  /**
+   * fsync 'interval': forces what was written since the last time to disk on libuv's thread pool,
+   * so that a slow disk never stalls this thread (the ring would fill behind it). One round at a time.
+   */
   private sync(): void {
+    if (this.syncing > 0) return;
     this.lastSync = performance.now();
-    if (this.dataDirty && this.active?.fd != null) fdatasyncSync(this.active.fd);
+    const fds = this.dirtyFds();
+    const done = (err: NodeJS.ErrnoException | null): void => {
+      this.syncing--;
+      // EBADF: the segment was deleted (acknowledged) meanwhile; its data no longer matter.
+      if (err && err.code !== 'EBADF') this.say(`forcing writes to disk failed: ${err.message}`);
+    };
+    this.syncing += fds.length;
+    for (const fd of fds) fdatasync(fd, done);
+    if (this.dirDirty) {
+      this.dirDirty = false;
+      this.syncing++;
+      open(this.cfg.dir, 'r', (err, fd) => {
+        if (err) return done(err);
+        fsync(fd, (e) => close(fd, () => done(e)));
+      });
+    }
+  }
+
+  /** The files written since the last sync: sealed segments, the active one, the acked file. */
+  private dirtyFds(): number[] {
+    const fds = this.unsynced.filter((seg) => !seg.deleted && seg.fd !== null).map((seg) => seg.fd!);
+    this.unsynced = [];
+    if (this.dataDirty && this.active?.fd != null) fds.push(this.active.fd);
     this.dataDirty = false;
-    if (this.dirDirty) this.syncDir();
-    if (this.ackFd !== null && this.writtenAck >= 0) fdatasyncSync(this.ackFd);
+    if (this.ackFd !== null && this.writtenAck >= 0) fds.push(this.ackFd);
+    return fds;
   }
 
   private syncDir(): void {
@@ -467,7 +558,15 @@ export class SpoolStore {
     try {
       this.commit();
       this.writeAck(true);
-      if (this.cfg.fsync !== 'never') this.sync();
+      if (this.cfg.fsync !== 'never') {
+        for (const fd of this.dirtyFds()) fdatasyncSync(fd);
+        this.syncDir();
+      }
+      try {
+        unlinkSync(join(this.cfg.dir, OPEN_FILE));
+      } catch {
+        // not written (no boot id here), or already gone
+      }
     } finally {
       for (const seg of this.segments) {
         if (seg.fd !== null) closeSync(seg.fd);

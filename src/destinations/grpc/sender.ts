@@ -305,8 +305,13 @@ export class Sender {
     if (through <= this.ackedSeq) return;
     const highestRead = Math.max(this.nextSeq - 1, this.highestSent);
     if (through > highestRead) {
-      this.events.log(`falco-grpc-output: receiver acked #${through} but only #${highestRead} was sent; ignored`);
-      return;
+      // After a restart on a spool, the receiver may hold more than this process has sent again.
+      if (!this.ring.durable) {
+        this.events.log(`falco-grpc-output: receiver acked #${through} but only #${highestRead} was sent; ignored`);
+        return;
+      }
+      through = highestRead;
+      if (through <= this.ackedSeq) return;
     }
     this.ring.settle(through, givenUp);
     this.ackedSeq = through;
