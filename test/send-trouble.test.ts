@@ -106,10 +106,10 @@ describe('long-running send reports disconnects, reconnects and drop episodes', 
     rx.child.kill('SIGTERM');
     await rx.exited;
     appendFileSync(file, `${ALERTS.slice(10, 20).join('\n')}\n`);
-    await waitFor(`"disconnected" (${send.stderr()})`, () => /grpc unix:[^\n]*: disconnected: [^\n]*(ENOENT|ECONNREFUSED|stream ended)/.test(send.stderr()));
+    await waitFor(`"disconnected" (${send.stderr()})`, () => /grpc unix:[^\n]*: disconnected: [^\n]*(ENOENT|ECONNREFUSED|stream ended)/.test(send.stderr()), 90_000);
 
     rx = await receiver(['--listen', `unix://${sock}`, '--output-file', out]);
-    await waitFor(`"connected again" (${send.stderr()})`, () => /grpc unix:[^\n]*: connected again after [\d.]+ s/.test(send.stderr()));
+    await waitFor(`"connected again" (${send.stderr()})`, () => /grpc unix:[^\n]*: connected again after [\d.]+ s/.test(send.stderr()), 90_000);
     await waitFor('20 alerts at the receiver', () => received() >= 20);
 
     send.child.kill('SIGTERM');
