@@ -33,6 +33,8 @@ const FLOW_CONTROL_WINDOW = 4 * 1024 * 1024;
 const IDLE_CONNECTION_MS = 5 * 60 * 1000;
 /** How long close() waits for the sink to finish the requests in hand. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How long close() lets closed HTTP/2 sessions flush their last acks before destroying their sockets. */
+const SHUTDOWN_FLUSH_MS = 2000;
 
 export class ReceiverServer implements Receiver {
   private readonly server: grpc.Server;
@@ -211,6 +213,7 @@ export class ReceiverServer implements Receiver {
         resolve();
       });
     });
+    await this.listeners?.settled(SHUTDOWN_FLUSH_MS);
     this.listeners?.destroy();
   }
 
