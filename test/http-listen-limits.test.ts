@@ -38,20 +38,25 @@ function trickle(socket: net.Socket, piece: string | Buffer, ms: number): void {
   socket.on('close', () => clearInterval(timer));
 }
 
+/** A receiver writing `out`, and `send --http-listen` on a free port into it with `flags`. */
+async function httpSend(flags: string[]) {
+  const dir = tempDir();
+  const out = join(dir, 'out.jsonl');
+  const rx = await startReceiverProcess(['--listen', `unix://${join(dir, 'r.sock')}`, '--output-file', out]);
+  children.push(rx.child);
+  const send = spawn(process.execPath, [CLI, 'send', '--target', rx.addresses[0]!, '--http-listen', '127.0.0.1:0', ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(send);
+  let stderr = '';
+  send.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => send.on('exit', (code) => resolve(code)));
+  await waitFor('send to listen', () => /listening on http:\/\/\S+/.test(stderr));
+  const url = /listening on (http:\/\/\S+)/.exec(stderr)![1]!;
+  return { rx, out, send, exited, url, port: Number(new URL(url).port), stderr: () => stderr };
+}
+
 describe('send --http-listen bounds what a poster can hold', () => {
   it('cuts slow headers, a trickled body and an endless chunked body; refuses 1e400 and priority 99; a healthy poster loses nothing', async () => {
-    const dir = tempDir();
-    const out = join(dir, 'out.jsonl');
-    const rx = await startReceiverProcess(['--listen', `unix://${join(dir, 'r.sock')}`, '--output-file', out]);
-    children.push(rx.child);
-    const send = spawn(process.execPath, [CLI, 'send', '--target', rx.addresses[0]!, '--http-listen', '127.0.0.1:0', '--http-request-timeout', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(send);
-    let stderr = '';
-    send.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => send.on('exit', (code) => resolve(code)));
-    await waitFor('send to listen', () => /listening on http:\/\/\S+/.test(stderr));
-    const url = /listening on (http:\/\/\S+)/.exec(stderr)![1]!;
-    const port = Number(new URL(url).port);
+    const { rx, out, send, exited, url, port, stderr } = await httpSend(['--http-request-timeout', '1']);
 
     // The healthy poster, one alert after another for the whole attack.
     let healthy = 0;
@@ -105,13 +110,46 @@ describe('send --http-listen bounds what a poster can hold', () => {
     send.kill('SIGTERM');
     expect(await exited).toBe(0);
     // 3 cut off, 4 refused: 7 malformed; the "99" priority is emitted and dropped as invalid.
-    expect(stderr).toMatch(sendSummary({ read: healthy + 7, malformed: 7, emitted: healthy + 1, acked: healthy, dropped: 1 }));
-    expect(stderr).toMatch(/http answers: 204 x\d+, 400 x4, 408 x2, 413 x1/);
-    expect(stderr).toMatch(/request \d+ from 127\.0\.0\.1:\d+: request not complete within 1 s; closed/);
+    expect(stderr()).toMatch(sendSummary({ read: healthy + 7, malformed: 7, emitted: healthy + 1, acked: healthy, dropped: 1 }));
+    expect(stderr()).toMatch(/http answers: 204 x\d+, 400 x4, 408 x2, 413 x1/);
+    expect(stderr()).toMatch(/request \d+ from 127\.0\.0\.1:\d+: request not complete within 1 s; closed/);
     rx.child.kill('SIGTERM');
     await rx.exited;
     expect(existsSync(out)).toBe(true);
     const written = readFileSync(out, 'utf8').trim().split('\n');
     expect(written).toEqual(Array.from({ length: healthy }, (_, i) => ALERTS[i % ALERTS.length]));
+  });
+
+  it('closes connections past --http-max-connections on arrival, says so, and takes posts again once one closes', async () => {
+    const { send, exited, url, port, stderr } = await httpSend(['--http-max-connections', '3']);
+
+    // Three idle connections take every place.
+    const idle = [attacker(port), attacker(port), attacker(port)];
+    await Promise.all(idle.map((a) => new Promise((resolve) => a.socket.once('connect', resolve))));
+    // Node counts a connection once its loop accepted it: probe until one is closed on arrival.
+    const refused = /refused a connection from 127\.0\.0\.1:\d+: 3 connections are open, the most http_output may hold \(--http-max-connections\)/;
+    for (let tries = 0; !refused.test(stderr()); tries++) {
+      if (tries > 100) throw new Error(`no refusal after ${tries} probes: ${stderr()}`);
+      const probe = attacker(port);
+      await Promise.race([probe.closed, new Promise((resolve) => setTimeout(resolve, 200))]);
+      probe.socket.destroy();
+      await probe.closed;
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the line follows the close
+    }
+    expect(idle.every((a) => !a.socket.destroyed)).toBe(true);
+
+    // One leaves: a poster gets its place, and its alert goes through.
+    idle[0]!.socket.destroy();
+    await idle[0]!.closed;
+    for (let tries = 0; ; tries++) {
+      const status = await fetch(url, { method: 'POST', body: ALERTS[0] }).then((r) => r.status, () => null); // null: closed on arrival, the close not seen yet
+      if (status === 204) break;
+      if (tries > 100) throw new Error(`no post taken after ${tries} tries (last: ${status}): ${stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    for (const a of idle) a.socket.destroy();
+    send.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr()).toMatch(sendSummary({ read: 1, malformed: 0, emitted: 1, acked: 1, dropped: 0 }));
   });
 });

@@ -21,6 +21,7 @@ import { buildSendOutputs, onFullFor, summarize, type OutputFlags } from './send
 import { addTlsFlags, inFlagWords } from './tls-flags.js';
 import { watchOutputs, type OutputWatch } from './output-watch.js';
 import { whyNotAnAlert } from '../input/not-an-alert.js';
+import { RateLimitedLog } from '../common/rate-limited-log.js';
 import { metricsListenOption, serveMetrics } from './metrics-option.js';
 import { registerInputMetrics, registerOutputMetrics } from '../metrics/send-metrics.js';
 
@@ -32,6 +33,7 @@ interface SendFlags extends OutputFlags {
   httpListen?: string;
   flushTimeout: string;
   httpRequestTimeout: string;
+  httpMaxConnections: string;
   metricsListen?: string;
 }
 
@@ -151,7 +153,13 @@ async function sendLines(source: AsyncIterable<SourceLine>, output: Outputs, cou
 }
 
 /** Serves http_output until a signal, then stops accepting and lets the requests in hand finish. */
-async function serveHttp(listen: string, output: Outputs, counters: SendCounters, stop: AbortSignal, requestTimeoutMs: number): Promise<void> {
+async function serveHttp(
+  listen: string,
+  output: Outputs,
+  counters: SendCounters,
+  stop: AbortSignal,
+  limits: { requestTimeoutMs: number; maxConnections: number },
+): Promise<void> {
   let tooLargeSeen = 0;
   const deliver = (alert: AlertInput): Delivery => {
     if (output.emit(alert)) return 'accepted';
@@ -160,11 +168,14 @@ async function serveHttp(listen: string, output: Outputs, counters: SendCounters
     tooLargeSeen = too_large;
     return 'too_large';
   };
+  const limited = new RateLimitedLog(say);
   const listener = await startHttpListener({
     listen,
     counters,
     deliver,
-    requestTimeoutMs,
+    ...limits,
+    onConnectionRefused: (from, limit) =>
+      limited.say('connections', `refused a connection from ${from}: ${limit} connections are open, the most http_output may hold (--http-max-connections)`),
     onRefused: ({ requestNo, from, status, reason }) => {
       // A full ring is the receiver's trouble, not the poster's: the output watch reports the episode.
       if (status === 503) return;
@@ -224,6 +235,7 @@ export function sendCommand(): Command {
     .option('--from-end', 'with --follow: skip the lines already in the file')
     .option('--http-listen <addr>', "host:port: take Falco's http_output POSTs (one alert each) instead of reading stdin")
     .option('--http-request-timeout <seconds>', 'with --http-listen: a request must be complete within this time, or it is answered 408 and closed', '30')
+    .option('--http-max-connections <n>', 'with --http-listen: most connections open at once; more are closed on arrival and counted', '256')
     .option('--buffer-bytes <size>', 'ring size of each output: bytes, or with a unit (512KiB, 8MiB; default 8MiB)')
     .option('--on-full <block|drop>', 'when an output is full: wait (default with one output, reading lines) or drop and count (default otherwise)')
     .option('--flush-timeout <seconds>', 'how long to wait for the last acks at the end of input', '60')
@@ -238,6 +250,8 @@ export function sendCommand(): Command {
     const flags = cmd.opts<SendFlags>();
     const flushSec = seconds('--flush-timeout', flags.flushTimeout, 0);
     const requestTimeoutSec = seconds('--http-request-timeout', flags.httpRequestTimeout, 0.001);
+    const maxConnections = Number(flags.httpMaxConnections);
+    if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new Error(`--http-max-connections: expected a whole number >= 1, got "${flags.httpMaxConnections}"`);
     checkModes(flags);
     const counters = createSendCounters();
     const servingHttp = flags.httpListen !== undefined;
@@ -256,7 +270,7 @@ export function sendCommand(): Command {
       registerOutputMetrics(r, output.outputs);
       registerInputMetrics(r, counters);
     });
-    if (servingHttp) await serveHttp(flags.httpListen!, output, counters, stop, requestTimeoutSec * 1000);
+    if (servingHttp) await serveHttp(flags.httpListen!, output, counters, stop, { requestTimeoutMs: requestTimeoutSec * 1000, maxConnections });
     else await sendLines(lineSource(flags, stop), output, counters, onFullFor(flags, output.outputs.length, false) === 'block', stop);
     await finish(output, counters, flushSec * 1000, watch);
     if (metrics) await metrics.close();

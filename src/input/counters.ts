@@ -8,8 +8,10 @@ export interface SendCounters {
   malformed: number;
   /** HTTP answers by status: 204 accepted, 4xx refused (malformed), 503 dropped for a full ring. */
   httpResponses: Record<number, number>;
+  /** HTTP connections closed on arrival because the most allowed were open. */
+  refusedConnections: number;
 }
 
 export function createSendCounters(): SendCounters {
-  return { read: 0, malformed: 0, httpResponses: {} };
+  return { read: 0, malformed: 0, httpResponses: {}, refusedConnections: 0 };
 }

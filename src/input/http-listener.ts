@@ -35,6 +35,8 @@ export interface HttpListenerOptions {
   deliver(alert: AlertInput): Delivery;
   /** Every request not answered 2xx. */
   onRefused?(refusal: Refusal): void;
+  /** A connection closed at once because maxConnections were open (Node's server drops it before any request). */
+  onConnectionRefused?(from: string, limit: number): void;
 }
 
 export interface HttpListener {
@@ -159,6 +161,10 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     onRequest,
   );
   server.maxConnections = options.maxConnections ?? 256;
+  server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+    counters.refusedConnections++;
+    options.onConnectionRefused?.(hostPort(data?.remoteAddress, data?.remotePort), server.maxConnections);
+  });
   // A request too slow to finish (a trickled body, headers that never end) or one that is not
   // HTTP: answered and cut, and counted like any refused request.
   server.on('clientError', (err: NodeJS.ErrnoException, duplex) => {

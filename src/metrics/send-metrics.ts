@@ -97,4 +97,9 @@ export function registerInputMetrics(registry: Registry, counters: SendCounters)
     labelNames: ['code'],
     samples: () => Object.entries(counters.httpResponses).map(([code, n]): Sample => [{ code }, n]),
   });
+  addMirroredCounter(registry, {
+    name: `${prefix}http_refused_connections_total`,
+    help: 'http_output connections closed on arrival because --http-max-connections were open.',
+    samples: () => [[{}, counters.refusedConnections]],
+  });
 }

@@ -7,7 +7,7 @@ import type { PublishEnvelope } from '../codec/publish-request.js';
 import { errorText } from '../common/errors.js';
 import type { LogFn } from '../common/log.js';
 import { ProducerTable, type ProducerState, type ProducerStats } from './producers.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '../common/rate-limited-log.js';
 import type { AlertRun, Sink } from './sinks.js';
 
 export interface IngestOptions {

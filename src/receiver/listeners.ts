@@ -14,7 +14,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { errorText } from '../common/errors.js';
 import type { LoadedTls } from '../tls/pem.js';
-import type { RateLimitedLog } from './rate-limited-log.js';
+import type { RateLimitedLog } from '../common/rate-limited-log.js';
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4): the first bytes a client sends. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');

@@ -15,7 +15,7 @@ import { JsonLinesSink } from './sinks.js';
 import { Ingest } from './ingest.js';
 import { PublishStream, type PublishCall, type StreamContext } from './publish-stream.js';
 import { http2SessionOf } from './grpc-internals.js';
-import { RateLimitedLog } from './rate-limited-log.js';
+import { RateLimitedLog } from '../common/rate-limited-log.js';
 import { Listeners, type ConnectionLimits } from './listeners.js';
 import { defaultMaxConnections } from './fd-limit.js';
 import { SubscriptionHub, type SubscriberStats } from './subscriptions.js';

@@ -2,7 +2,7 @@
 // producer's retries) must not flood the log: one line per kind every interval, and the next
 // line says how many were held back.
 
-import type { LogFn } from '../common/log.js';
+import type { LogFn } from './log.js';
 
 /** Kinds remembered at once; the oldest is forgotten beyond this (a peer varying its key gains nothing). */
 const MAX_KINDS = 256;
