@@ -1,7 +1,7 @@
 // A subscriber of the receiver's falco.outputs.service/sub, in a process of its own, as a Falco
 // client would open it (grpc-js, default options). It counts the alerts it receives without
 // decoding them: the bench measures how fast the receiver hands alerts out, not a client's decoder.
-// Prints {"received":N} on every line "count" it reads on stdin.
+// Prints {"received":N,"cpuUsPerAlert":X} (its own CPU, every thread) on every line "count" it reads on stdin.
 //
 // Usage: node bench/subscriber-peer.mjs unix:///path/to/receiver.sock
 
@@ -16,7 +16,9 @@ call.on('data', () => received++);
 call.on('error', (err) => process.stderr.write(`subscriber: ${err.message}\n`));
 call.write(Buffer.alloc(0)); // request {}: subscribe
 for await (const line of createInterface({ input: process.stdin })) {
-  if (line === 'count') process.stdout.write(`${JSON.stringify({ received })}\n`);
+  if (line !== 'count') continue;
+  const cpu = process.cpuUsage();
+  process.stdout.write(`${JSON.stringify({ received, cpuUsPerAlert: (cpu.user + cpu.system) / Math.max(1, received) })}\n`);
 }
 call.cancel();
 client.close();

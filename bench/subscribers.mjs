@@ -66,11 +66,14 @@ async function runOnce() {
     const rxCpu = cpuSeconds(receiver.pid) - rxCpu0;
     // What is still on its way to the subscriber arrives within a moment once the flood is over.
     let received = 0;
+    let subscriberCpuUsPerAlert = 0;
     for (let settled = 0; settled < 5; ) {
       await new Promise((r) => setTimeout(r, 200));
       const count = sub.next((l) => l.includes('received'));
       subscriber.stdin.write('count\n');
-      const now = JSON.parse(await count).received;
+      const reply = JSON.parse(await count);
+      const now = reply.received;
+      subscriberCpuUsPerAlert = reply.cpuUsPerAlert;
       settled = now === received ? settled + 1 : 0;
       received = now;
     }
@@ -83,6 +86,7 @@ async function runOnce() {
       subscriberDrops: s.subscriberDrops,
       ratio: received / Math.max(1, s.accepted),
       receiverCpuUsPerAlert: (rxCpu * 1e6) / Math.max(1, s.accepted),
+      subscriberCpuUsPerAlert,
     };
   } finally {
     subscriber?.kill('SIGKILL');
@@ -102,9 +106,9 @@ export async function runSubscribersScenario(reps) {
   const lines = [
     `### a subscriber at ${RATE.toLocaleString('en-US')} alerts/s for ${SECONDS} s (unix socket, medians of ${reps})`,
     '',
-    '| acked/s | accepted | subscriber received | dropped from its queue | received / accepted | receiver CPU µs/alert |',
-    '|---|---|---|---|---|---|',
-    `| ${fmt(result.ackedPerSec, 0)} | ${fmt(result.accepted, 0)} | ${fmt(result.received, 0)} | ${fmt(result.subscriberDrops, 0)} | ${fmt(result.ratio, 3)} | ${fmt(result.receiverCpuUsPerAlert)} |`,
+    '| acked/s | accepted | subscriber received | dropped from its queue | received / accepted | receiver CPU µs/alert | subscriber (grpc-js client) CPU µs/alert |',
+    '|---|---|---|---|---|---|---|',
+    `| ${fmt(result.ackedPerSec, 0)} | ${fmt(result.accepted, 0)} | ${fmt(result.received, 0)} | ${fmt(result.subscriberDrops, 0)} | ${fmt(result.ratio, 3)} | ${fmt(result.receiverCpuUsPerAlert)} | ${fmt(result.subscriberCpuUsPerAlert)} |`,
     '',
   ];
   return { scenarios: { [SUBSCRIBERS_SCENARIO]: { ...result, runs } }, lines };

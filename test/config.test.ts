@@ -117,7 +117,7 @@ describe("receive's settings from a falco.yaml", () => {
       outputFile: undefined,
       discard: false,
       maxMessageBytes: 16 * 1024 * 1024,
-      subscriberQueue: 10_000,
+      subscriberQueue: 50_000,
       history: 10_000,
       minPriority: 5, // priority: notice
       subscriptions: true,
@@ -291,7 +291,7 @@ describe('resolveReceiveSettings (pure)', () => {
       outputFile: undefined,
       discard: false,
       maxMessageBytes: 16 * 1024 * 1024,
-      subscriberQueue: 10_000,
+      subscriberQueue: 50_000,
       history: 10_000,
       minPriority: 7,
       subscriptions: true,

@@ -235,7 +235,7 @@ describe('hostile peers against a receiver process', () => {
     const stalled = track(stalledSubscribers(rx.addr, 1000));
     await waitFor('1000 subscription attempts answered or held', () => stalled.statuses().length === 900);
     expect(new Set(stalled.statuses())).toEqual(new Set([grpc.status.RESOURCE_EXHAUSTED]));
-    // Fewer alerts than a subscriber's queue (10,000): a subscriber that reads loses none, however slowly it decodes.
+    // Fewer alerts than a subscriber's queue (50,000): a subscriber that reads loses none, however slowly it decodes.
     const n = 5000;
     const healthy = track(healthyProducer(rx.addr, 0, n));
     const { result, stats } = await healthy.done;

@@ -25,7 +25,7 @@ export const FALCO_GRPC_TLS_FILES = {
 export const RECEIVE_DEFAULTS = {
   listen: ['localhost:50051'],
   maxMessageBytes: 16 * 1024 * 1024,
-  subscriberQueue: 10_000,
+  subscriberQueue: 50_000,
   history: 10_000,
   /** Debug: every alert passes. */
   minPriority: 7,

@@ -133,7 +133,7 @@ class Subscriber {
 }
 
 export interface SubscriptionOptions {
-  /** Per-subscriber queue, in alerts. Default 10,000 (keep it above a transmitter's batch, 4,096 by default). */
+  /** Per-subscriber queue, in alerts. Default 50,000: half a second at 100,000/s, about what the default history bytes hold; a queue is a position in the shared log, so it costs no memory of its own. */
   queueAlerts?: number;
   /** Alerts kept for `get`. Default 10,000. */
   historyAlerts?: number;
@@ -172,7 +172,7 @@ export class SubscriptionHub implements Sink {
   };
 
   constructor(options: SubscriptionOptions = {}) {
-    this.queueAlerts = wholeNumber('queueAlerts', options.queueAlerts ?? 10_000);
+    this.queueAlerts = wholeNumber('queueAlerts', options.queueAlerts ?? 50_000);
     this.historyAlerts = wholeNumber('historyAlerts', options.historyAlerts ?? 10_000);
     this.maxSubscribers = wholeNumber('maxSubscribers', options.maxSubscribers ?? 100);
     this.log = new AlertLog(Math.max(this.queueAlerts, this.historyAlerts), wholeNumber('historyBytes', options.historyBytes ?? 32 * 1024 * 1024));
