@@ -29,7 +29,7 @@ export { jsonLiteralKeys } from './codec/json-literals.js';
 export { createReceiver } from './receiver/receiver.js';
 export type { Receiver, ReceiverOptions, ReceiverStats } from './receiver/receiver.js';
 export { JsonLinesSink, DiscardSink, decodeAlert } from './receiver/sinks.js';
-export type { Sink } from './receiver/sinks.js';
+export type { Sink, AlertRun } from './receiver/sinks.js';
 export type { response as FalcoAlert } from './gen/falco/outputs/outputs.js';
 export type { TlsOptions } from './tls/pem.js';
 export { createDevPki } from './certs/dev-pki.js';

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { createDevPki, createGrpcOutput, createReceiver, type GrpcOutput, type Receiver } from '../dist/src/index.js';
+import { createDevPki, createGrpcOutput, createReceiver, type AlertRun, type GrpcOutput, type Receiver } from '../dist/src/index.js';
 import { PublishRequest } from '../dist/src/gen/falco/transmit/v1/transmit.js';
 import { clientTls, serverTls, tempDir } from './helpers/pki.js';
 import { CLI, CollectingSink, checkExactlyOnceInOrder, emitRange, numberedAlert, waitFor } from './helpers/harness.js';
@@ -145,12 +145,12 @@ describe('a failing or stuck receiver', () => {
     let failures = 1;
     const sink = new CollectingSink();
     const failing = {
-      write: async (alerts: readonly Buffer[]) => {
+      write: async (run: AlertRun) => {
         if (failures > 0) {
           failures--;
           throw new Error('disk full');
         }
-        await sink.write(alerts);
+        await sink.write(run);
       },
     };
     const sock = `unix://${join(tempDir(), 'fail.sock')}`;

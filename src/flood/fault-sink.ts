@@ -1,7 +1,7 @@
 // Receiver fault modes for load tests: wraps a sink so acks can be held back (stall) or
 // delayed (slow). A stalled sink makes the receiver stop reading, as a hung receiver would.
 
-import type { Sink } from '../receiver/sinks.js';
+import type { AlertRun, Sink } from '../receiver/sinks.js';
 
 export class FaultSink implements Sink {
   private gate: Promise<void> | null = null;
@@ -27,10 +27,10 @@ export class FaultSink implements Sink {
     this.delayMs = ms;
   }
 
-  async write(alerts: readonly Buffer[], producerId: string): Promise<void> {
+  async write(run: AlertRun): Promise<void> {
     while (this.gate) await this.gate;
     if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-    await this.inner.write(alerts, producerId);
+    await this.inner.write(run);
   }
 
   close(): Promise<void> {

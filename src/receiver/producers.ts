@@ -1,31 +1,34 @@
-// Per-producer ordering and dedupe: the receiver side of the push contract's sequence numbers.
+// What the receiver remembers of each producer: where its sequence numbers stand, and the chains
+// that keep its requests in order across streams.
 
-/** The part of a producer's state that handling a request reads and updates. */
-export interface SequenceState {
-  /** Highest sequence number handled (its alert accepted by the sink, or skipped as a duplicate); -1 before the first. */
-  handledThrough: number;
+/** One producer's sequence state. Ingest reads and updates it; the table only keeps it. */
+export interface ProducerState {
+  /**
+   * Highest sequence number handed to the sink (in flight or durable) or skipped as a duplicate;
+   * -1 before the first. New runs are deduped against it.
+   */
+  handedThrough: number;
+  /** Highest sequence number the sink made durable, with everything before it: what is acked. -1 before the first. */
+  ackedThrough: number;
   /**
    * Set when the sink refused this producer's alerts: until the producer resends from
-   * handledThrough + 1, a later run is refused rather than taken as a gap, or the refused
+   * handedThrough + 1, a later run is refused rather than taken as a gap, or the refused
    * alerts would be skipped for good.
    */
   mustResume: boolean;
-}
-
-/** What the receiver remembers of one producer. */
-interface ProducerState extends SequenceState {
-  /** The tail of this producer's request chain: requests run one after another, across streams. */
+  /** The tail of the hand-off chain: requests are handed to the sink one after another, across streams. */
   chain: Promise<unknown>;
+  /** The tail of the durability chain: an ack waits for every earlier run of the producer. */
+  durable: Promise<unknown>;
+  /** Bumped when a write fails: runs of an older epoch no longer move the producer's state. */
+  epoch: number;
+  /** A run of this epoch failed: the next accepted run starts a new durability chain. */
+  broken: boolean;
+  /** Runs handed to the sink and not yet settled (bounded by the sink's window). */
+  inFlight: number;
+  /** Wakes the hand-off waiting for room in the window. */
+  wake: (() => void) | null;
   lastSeen: number;
-}
-
-export interface RunOutcome<T> {
-  /** Alerts not seen before, in order, to hand to the sink. */
-  fresh: readonly T[];
-  /** Alerts skipped as already handled. */
-  duplicates: number;
-  /** Sequence numbers missing between what was handled and this run (lost upstream). */
-  gap: number;
 }
 
 /** Idle producers are forgotten after this long, so the table stays bounded. */
@@ -38,38 +41,31 @@ export class ProducerTable {
     return this.producers.size;
   }
 
-  /** Runs `task` after every earlier task of the same producer. */
-  enqueue<T>(producerId: string, task: (state: SequenceState) => Promise<T>): Promise<T> {
+  /** The producer's state, created on first sight. */
+  get(producerId: string): ProducerState {
     let state = this.producers.get(producerId);
     if (!state) {
-      state = { handledThrough: -1, mustResume: false, chain: Promise.resolve(), lastSeen: Date.now() };
+      state = {
+        handedThrough: -1,
+        ackedThrough: -1,
+        mustResume: false,
+        chain: Promise.resolve(),
+        durable: Promise.resolve(),
+        epoch: 0,
+        broken: false,
+        inFlight: 0,
+        wake: null,
+        lastSeen: Date.now(),
+      };
       this.producers.set(producerId, state);
       this.evictIdle();
     }
     state.lastSeen = Date.now();
-    const s = state;
-    const result = s.chain.then(() => task(s));
-    s.chain = result.catch(() => {});
-    return result;
+    return state;
   }
 
   private evictIdle(): void {
     const cutoff = Date.now() - IDLE_MS;
     for (const [id, state] of this.producers) if (state.lastSeen < cutoff) this.producers.delete(id);
   }
-}
-
-/**
- * Splits a run [firstSeq, firstSeq + alerts.length) against what was handled.
- * A producer first seen mid-sequence (the receiver restarted) starts where its run starts.
- */
-export function splitRun<T>(state: SequenceState, firstSeq: number, alerts: readonly T[]): RunOutcome<T> {
-  if (state.handledThrough < 0) state.handledThrough = firstSeq - 1;
-  let gap = 0;
-  if (firstSeq > state.handledThrough + 1) {
-    gap = firstSeq - state.handledThrough - 1;
-    state.handledThrough = firstSeq - 1;
-  }
-  const duplicates = Math.min(alerts.length, state.handledThrough + 1 - firstSeq);
-  return { fresh: duplicates > 0 ? alerts.slice(duplicates) : alerts, duplicates, gap };
 }

@@ -1,5 +1,5 @@
 // Where the receiver puts accepted alerts. A sink's write() resolving is what the ack means:
-// an alert is acknowledged only once its sink has accepted it.
+// an alert is acknowledged only once its sink has made it durable.
 
 import { closeSync, createWriteStream, fstatSync, openSync, readSync, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -11,13 +11,44 @@ export function decodeAlert(bytes: Uint8Array): response {
   return response.decode(bytes);
 }
 
+/**
+ * A contiguous run of one producer's fresh sequence numbers, [firstSeq, lastSeq], as ingest hands
+ * it to a sink: duplicates are already skipped; alerts less severe than the receiver's minPriority
+ * are counted in `filtered` and left out of `alerts`, but their sequence numbers stay in the run
+ * (they are acknowledged with it).
+ */
+export interface AlertRun {
+  readonly producerId: string;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  /**
+   * The alerts passed on, in sequence order, each its encoded falco.outputs.response
+   * (decodeAlert() gives the fields). Each is a view into its request's bytes: keeping one keeps
+   * the whole request in memory, so copy what you keep.
+   */
+  readonly alerts: readonly Buffer[];
+  /** alerts[i]'s Falco priority (0 Emergency ... 7 Debug). */
+  readonly priorities: readonly number[];
+  /** Sequence numbers in the run that were filtered out (less severe than minPriority). */
+  readonly filtered: number;
+  /** alerts[i]'s sequence number (firstSeq + i unless some were filtered). */
+  seqOf(i: number): number;
+}
+
 export interface Sink {
   /**
-   * Accept a run of alerts from one producer, in order, each as its encoded
-   * falco.outputs.response bytes (decodeAlert() gives the fields). Rejecting withholds the ack.
-   * Each buffer is a view into its request's bytes: keeping one keeps the whole request in memory.
+   * Takes a run. Resolving means the run is durable, and only then is it acknowledged; rejecting
+   * withholds the ack (the producer resends after reconnecting). One producer's runs arrive in
+   * sequence order; up to `window` of them may be written before the first resolves.
    */
-  write(alerts: readonly Buffer[], producerId: string): void | Promise<void>;
+  write(run: AlertRun): void | Promise<void>;
+  /**
+   * Runs of one producer that may be in flight at once. Default 1: the next run is written only
+   * once the previous one resolved, so a failed write is never followed by a later one. A sink
+   * with a larger window pipelines (a bus confirming asynchronously) and must tolerate a run
+   * written again after an earlier one failed (dedupe by producer and sequence number).
+   */
+  readonly window?: number;
   /** Flush and release; called once when the receiver stops. */
   close?(): Promise<void>;
 }
@@ -41,10 +72,10 @@ export class JsonLinesSink implements Sink {
     }
   }
 
-  write(alerts: readonly Buffer[]): Promise<void> {
+  write(run: AlertRun): Promise<void> {
     let text = this.pending;
     this.pending = '';
-    for (const alert of alerts) text += this.writer.line(alert) + '\n';
+    for (const alert of run.alerts) text += this.writer.line(alert) + '\n';
     return new Promise((resolve, reject) => {
       this.stream.write(text, (err) => (err ? reject(err) : resolve()));
     });
@@ -78,7 +109,7 @@ function endsMidLine(file: string): boolean {
 /** Accepts and forgets: for load tests, where only the count matters. */
 export class DiscardSink implements Sink {
   count = 0;
-  write(alerts: readonly Buffer[]): void {
-    this.count += alerts.length;
+  write(run: AlertRun): void {
+    this.count += run.alerts.length;
   }
 }

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { response as versionResponse } from '../gen/falco/version/version.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { http2StreamOf } from './grpc-internals.js';
+import type { AlertRun, Sink } from './sinks.js';
 
 /** Bytes of gRPC frames gathered into one HTTP/2 write. */
 const WRITE_CHUNK_BYTES = 256 * 1024;
@@ -111,7 +112,8 @@ export interface SubscriptionStats {
 
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
 
-export class SubscriptionHub {
+/** A sink that never refuses: ingest feeds it each run once durable, or a bus consumer feeds it what the bus holds. */
+export class SubscriptionHub implements Sink {
   private readonly subscribers = new Set<Subscriber>();
   private readonly history: BoundedQueue<Buffer>;
   private readonly queueAlerts: number;
@@ -123,8 +125,8 @@ export class SubscriptionHub {
   }
 
   /** Every accepted alert, in order, as its encoded falco.outputs.response. */
-  publish(alerts: readonly Buffer[]): void {
-    for (const alert of alerts) {
+  write(run: AlertRun): void {
+    for (const alert of run.alerts) {
       // Views into their requests, not copies: the queues hold only the newest alerts, which are
       // contiguous, so at most about one request's bytes are kept beyond the alerts themselves.
       this.history.push(alert);
@@ -145,7 +147,7 @@ export class SubscriptionHub {
   }
 
   /** Ends every subscription (the receiver is stopping). */
-  closeAll(): void {
+  async close(): Promise<void> {
     for (const s of [...this.subscribers]) {
       this.remove(s);
       s.call.end();

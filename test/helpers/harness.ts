@@ -3,7 +3,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { decodeAlert, type AlertInput, type FalcoAlert, type GrpcOutput, type Sink } from '../../dist/src/index.js';
+import { decodeAlert, type AlertInput, type AlertRun, type FalcoAlert, type GrpcOutput, type Sink } from '../../dist/src/index.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const BASE_NS = 1764219600000000970n;
@@ -49,8 +49,8 @@ export class CollectingSink implements Sink {
   private gate: Promise<void> | null = null;
   private open: (() => void) | null = null;
 
-  async write(alerts: readonly Buffer[]): Promise<void> {
-    const decoded = alerts.map(decodeAlert);
+  async write(run: AlertRun): Promise<void> {
+    const decoded = run.alerts.map(decodeAlert);
     if (this.gate) await this.gate;
     this.alerts.push(...decoded);
   }

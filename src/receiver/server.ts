@@ -1,0 +1,229 @@
+// The receiver's server: the gRPC server and its listeners (TCP with mTLS, unix sockets), the
+// health and reflection services, and shutdown. Each Publish call becomes a PublishStream that
+// feeds ingest; Falco's subscription API is served by the SubscriptionHub.
+
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import type { Http2Session } from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-check';
+import { ReflectionService } from '@grpc/reflection';
+import { fileURLToPath } from 'node:url';
+import { loadTls } from '../tls/pem.js';
+import { stderrLog, type LogFn } from '../common/log.js';
+import { PRIORITY_NAMES, priorityFromName } from '../codec/alert.js';
+import { JsonLinesSink } from './sinks.js';
+import { Ingest } from './ingest.js';
+import { PublishStream, type PublishCall, type StreamContext } from './publish-stream.js';
+import { http2SessionOf } from './grpc-internals.js';
+import { SubscriptionHub, type SubscriberStats } from './subscriptions.js';
+import type { Receiver, ReceiverOptions, ReceiverStats } from './receiver.js';
+
+export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
+const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.proto', 'falco/version/version.proto'];
+const TRANSMITTER_SERVICE = 'falco.transmit.v1.Transmitter';
+/** Per-stream HTTP/2 receive window the receiver grants (the default is 64 KiB). */
+const FLOW_CONTROL_WINDOW = 4 * 1024 * 1024;
+/** How long close() waits for the sink to finish the requests in hand. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export class ReceiverServer implements Receiver {
+  private readonly server: grpc.Server;
+  private readonly ingest: Ingest;
+  private readonly streams = new Set<PublishStream>();
+  private readonly health = new HealthImplementation({ '': 'SERVING', [TRANSMITTER_SERVICE]: 'SERVING' });
+  private readonly log: LogFn;
+  private readonly counts = { requests: 0, rejectedStreams: 0 };
+  private bound: string[] = [];
+  private unixPaths: string[] = [];
+  private stopping = false;
+  private readonly widened = new WeakSet<Http2Session>();
+  private readonly hub: SubscriptionHub;
+  private warnedNoSession = false;
+  private closed: Promise<void> | null = null;
+  private readonly streamContext: StreamContext;
+
+  constructor(private readonly opts: ReceiverOptions) {
+    if (!opts.listen || opts.listen.length === 0) throw new TypeError('createReceiver: listen needs at least one address');
+    for (const addr of opts.listen) {
+      if (!addr.startsWith('unix:') && !opts.tls && !opts.insecure) {
+        throw new Error(`createReceiver: ${addr} is a TCP address: give tls { cert, key, ca } for mTLS, or insecure: true`);
+      }
+    }
+    this.log = opts.log ?? stderrLog;
+    this.hub = new SubscriptionHub(opts.subscriptions === false ? {} : opts.subscriptions);
+    this.ingest = new Ingest({
+      sink: opts.sink ?? new JsonLinesSink(),
+      followers: [this.hub],
+      minPriority: resolveMinPriority(opts.minPriority),
+      log: this.log,
+    });
+    this.streamContext = {
+      ingest: this.ingest,
+      log: this.log,
+      counts: this.counts,
+      stopping: () => this.stopping,
+      ended: (stream) => this.streams.delete(stream),
+    };
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': opts.maxMessageBytes ?? 16 * 1024 * 1024,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 5000,
+    });
+    this.server.addService(
+      {
+        Publish: {
+          path: `/${TRANSMITTER_SERVICE}/Publish`,
+          requestStream: true,
+          responseStream: true,
+          // Raw bytes in: decoding happens in the stream so a malformed message gets a clear status.
+          requestDeserialize: (bytes: Buffer) => bytes,
+          requestSerialize: (bytes: Buffer) => bytes,
+          responseSerialize: (bytes: Buffer) => bytes,
+          responseDeserialize: (bytes: Buffer) => bytes,
+        },
+      },
+      { Publish: (call: PublishCall) => this.publish(call) },
+    );
+    this.hub.addToServer(this.server, { outputs: opts.subscriptions !== false });
+    this.health.addToServer(this.server);
+    const definition = protoLoader.loadSync([...PROTO_FILES, HEALTH_PROTO], { includeDirs: [PROTO_DIR], keepCase: true });
+    new ReflectionService(definition).addToServer(this.server);
+  }
+
+  async start(): Promise<string[]> {
+    const tcpCreds = this.opts.tls
+      ? (() => {
+          const tls = loadTls(this.opts.tls);
+          return grpc.ServerCredentials.createSsl(tls.ca, [{ private_key: tls.key, cert_chain: tls.cert }], true);
+        })()
+      : grpc.ServerCredentials.createInsecure();
+    for (const addr of this.opts.listen) {
+      const isUnix = addr.startsWith('unix:');
+      if (isUnix) this.removeStaleSocket(addr);
+      const port = await new Promise<number>((resolve, reject) =>
+        this.server.bindAsync(addr, isUnix ? grpc.ServerCredentials.createInsecure() : tcpCreds, (err, p) =>
+          err ? reject(new Error(`cannot listen on ${addr}: ${err.message}`)) : resolve(p),
+        ),
+      );
+      if (isUnix) {
+        const path = unixPath(addr);
+        chmodSync(path, 0o660); // owner and group only: the socket has no TLS
+        this.unixPaths.push(path);
+        this.bound.push(addr);
+      } else {
+        this.bound.push(addr.replace(/:0$/, `:${port}`));
+      }
+    }
+    return [...this.bound];
+  }
+
+  private removeStaleSocket(addr: string): void {
+    const path = unixPath(addr);
+    try {
+      if (lstatSync(path).isSocket()) unlinkSync(path);
+    } catch {
+      // absent: nothing to remove
+    }
+  }
+
+  private publish(call: PublishCall): void {
+    if (this.stopping) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'receiver is shutting down' });
+      return;
+    }
+    this.widenFlowControl(call);
+    this.streams.add(new PublishStream(call, this.streamContext));
+  }
+
+  /**
+   * HTTP/2's default 64 KiB stream window lets a transmitter send only ~100 alerts per window
+   * update; grpc-js has no server option for it, so the receiver raises it on each new
+   * connection through the call's HTTP/2 session.
+   */
+  private widenFlowControl(call: PublishCall): void {
+    const session = http2SessionOf(call);
+    if (!session) {
+      if (!this.warnedNoSession) this.log('falco-grpc-output receive: cannot reach the HTTP/2 session to widen its flow-control window; throughput is limited');
+      this.warnedNoSession = true;
+      return;
+    }
+    if (this.widened.has(session)) return;
+    this.widened.add(session);
+    try {
+      session.setLocalWindowSize(FLOW_CONTROL_WINDOW * 4);
+      session.settings({ initialWindowSize: FLOW_CONTROL_WINDOW });
+    } catch {
+      // a session already closing: nothing to widen
+    }
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopping = true;
+    this.health.setStatus('', 'NOT_SERVING');
+    this.health.setStatus(TRANSMITTER_SERVICE, 'NOT_SERVING');
+    for (const addr of this.bound) this.server.unbind(addr);
+    // Finish what each stream has in hand (its acks go out), then end it.
+    const inHand = Promise.all([...this.streams].map((s) => s.done));
+    for (const stream of [...this.streams]) stream.drain();
+    // A sink that never finishes must not keep the receiver from stopping.
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      inHand.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), SHUTDOWN_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) this.log(`falco-grpc-output receive: requests still in hand after ${SHUTDOWN_GRACE_MS} ms; stopping without their acks`);
+    await this.ingest.close();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 2000);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    for (const path of this.unixPaths) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  subscriberStats(): SubscriberStats[] {
+    return this.hub.subscriberStats();
+  }
+
+  stats(): ReceiverStats {
+    return {
+      ...this.ingest.counts,
+      ...this.counts,
+      activeStreams: this.streams.size,
+      producers: this.ingest.producerCount,
+      ...this.hub.stats(),
+    };
+  }
+}
+
+function unixPath(addr: string): string {
+  return addr.replace(/^unix:(\/\/)?/, '');
+}
+
+/** A priority name or number as Falco's enum value; the least severe (7, Debug) when absent. */
+function resolveMinPriority(value: string | number | undefined): number {
+  if (value === undefined) return 7;
+  const n = typeof value === 'number' ? value : priorityFromName(value);
+  if (n === undefined || !Number.isInteger(n) || n < 0 || n > 7) {
+    throw new RangeError(`createReceiver: minPriority must be one of ${PRIORITY_NAMES.join(', ')} (or 0-7), got ${String(value)}`);
+  }
+  return n;
+}
