@@ -29,6 +29,8 @@ function run(from: number, to: number): { alerts: Buffer[]; priorities: number[]
 }
 
 const quiet = (): void => {};
+/** Consecutive sequence numbers from `first`. */
+const from = (first: number) => (i: number): number => first + i;
 
 describe('bus link', () => {
   let nats: NatsServer;
@@ -63,9 +65,9 @@ describe('bus link', () => {
     await a.start();
     await b.start();
     const first = run(1, 1001);
-    expect(await a.publisher!.publishRun('p1', 1, first.alerts, first.priorities)).toEqual({ durableThrough: 1000, error: null });
+    expect(await a.publisher!.publishRun('p1', first.alerts, first.priorities, from(1))).toEqual({ durableThrough: 1000, error: null });
     const again = run(501, 1501); // a failover: the producer resends from #501 through another receiver
-    expect(await b.publisher!.publishRun('p1', 501, again.alerts, again.priorities)).toEqual({ durableThrough: 1500, error: null });
+    expect(await b.publisher!.publishRun('p1', again.alerts, again.priorities, from(501))).toEqual({ durableThrough: 1500, error: null });
     const messages = await readStream(nats.url, 'ONCE');
     expect(messages.map((m) => m.msgId)).toEqual(Array.from({ length: 1500 }, (_, i) => `p1:${i + 1}`));
     expect(messages.map((m) => m.subject)).toEqual(Array.from({ length: 1500 }, (_, i) => ((i + 1) % 2 === 0 ? 'once.alerts.notice' : 'once.alerts.warning')));
@@ -134,7 +136,7 @@ describe('bus link', () => {
     try {
       await waitFor('the link to become ready', () => link.state === 'ready');
       const r = run(1, 11);
-      expect(await link.publisher!.publishRun('late', 1, r.alerts, r.priorities)).toEqual({ durableThrough: 10, error: null });
+      expect(await link.publisher!.publishRun('late', r.alerts, r.priorities, from(1))).toEqual({ durableThrough: 10, error: null });
     } finally {
       await link.close();
       await late.stop();
@@ -147,7 +149,7 @@ describe('bus link', () => {
     try {
       await link.start();
       const r = run(1, 20_001);
-      const outcome = link.publisher!.publishRun('lost', 1, r.alerts, r.priorities);
+      const outcome = link.publisher!.publishRun('lost', r.alerts, r.priorities, from(1));
       await waitFor('some alerts out', () => link.publisher!.outstanding > 0);
       await own.kill();
       const { durableThrough, error } = await outcome;
@@ -160,7 +162,7 @@ describe('bus link', () => {
       for (let seq = 1; seq <= durableThrough; seq++) expect(ids.has(`lost:${seq}`)).toBe(true);
       // The producer resends from durableThrough + 1: afterwards the stream has each alert once, in order.
       const rest = run(durableThrough + 1, 20_001);
-      expect(await link.publisher!.publishRun('lost', durableThrough + 1, rest.alerts, rest.priorities)).toEqual({ durableThrough: 20_000, error: null });
+      expect(await link.publisher!.publishRun('lost', rest.alerts, rest.priorities, from(durableThrough + 1))).toEqual({ durableThrough: 20_000, error: null });
       const after = await readStream(own.url, 'FALCO_ALERTS');
       expect(after.map((m) => m.msgId)).toEqual(Array.from({ length: 20_000 }, (_, i) => `lost:${i + 1}`));
     } finally {

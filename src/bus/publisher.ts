@@ -36,7 +36,7 @@ export interface PublisherOptions {
 
 /** What publishing one producer's run came to. */
 export interface RunOutcome {
-  /** Highest sequence number such that it and every one before it in the run is on the stream; firstSeq - 1 when none. */
+  /** Highest sequence number such that it and every one before it in the run is on the stream; the first's - 1 when none. */
   durableThrough: number;
   /** Why the rest is not (nothing after the first failure is published), or null when all are. */
   error: string | null;
@@ -98,11 +98,12 @@ export class WindowedPublisher {
   }
 
   /**
-   * Publishes a run of one producer's alerts, in order, with consecutive sequence numbers from
-   * `firstSeq`. Stops issuing at the first failure, waits for what is out, and says how far the
+   * Publishes a run of one producer's alerts in order, alerts[i] with sequence number seqOf(i)
+   * (ascending). Stops issuing at the first failure, waits for what is out, and says how far the
    * run is durable without a hole.
    */
-  publishRun(producerId: string, firstSeq: number, alerts: readonly Uint8Array[], priorities: readonly number[]): Promise<RunOutcome> {
+  publishRun(producerId: string, alerts: readonly Uint8Array[], priorities: readonly number[], seqOf: (i: number) => number): Promise<RunOutcome> {
+    const before = seqOf(0) - 1;
     return new Promise((resolve) => {
       const n = alerts.length;
       const stored = new Uint8Array(n);
@@ -112,14 +113,14 @@ export class WindowedPublisher {
       let error: string | null = null;
       let issuing = true;
       const maybeDone = (): void => {
-        if (!issuing && settled === issued) resolve({ durableThrough: firstSeq + frontier - 1, error });
+        if (!issuing && settled === issued) resolve({ durableThrough: frontier === 0 ? before : seqOf(frontier - 1), error });
       };
       const issue = async (): Promise<void> => {
         for (let i = 0; i < n && error === null; i++) {
           while (this.pending.size >= this.opts.window && !this.closed) await this.room();
           if (error !== null) break;
           issued++;
-          this.publish(this.subjectFor(priorities[i]!), alerts[i]!, messageId(producerId, firstSeq + i), (err) => {
+          this.publish(this.subjectFor(priorities[i]!), alerts[i]!, messageId(producerId, seqOf(i)), (err) => {
             settled++;
             if (err !== null) error ??= err;
             else {

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { DiscardSink, JsonLinesSink } from '../receiver/sinks.js';
 import { FaultSink } from '../flood/fault-sink.js';
 import { addTlsFlags } from './tls-flags.js';
+import { addNatsFlags } from './nats-flags.js';
 import { fillFromConfig, readBooleanEnv } from './config-options.js';
 import { metricsListenOption, serveMetrics } from './metrics-option.js';
 import { registerReceiverMetrics } from '../metrics/receiver-metrics.js';
@@ -82,17 +83,22 @@ export function receiveCommand(): Command {
     )
     .addOption(metricsListenOption());
   addTlsFlags(cmd, 'server', ENV_PREFIX);
+  addNatsFlags(cmd, 'receive', ENV_PREFIX);
   return cmd.action(async (flags: { controlStdin?: boolean }) => {
     const report: Report = (level, message) => process.stderr.write(`falco-grpc-output receive: ${level}: ${message}\n`);
     const settings = receiveSettingsFromCommand(cmd, report);
-    const baseSink = settings.discard
-      ? new DiscardSink()
-      : new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
-    const faults = flags.controlStdin ? new FaultSink(baseSink) : null;
+    const baseSink = settings.nats
+      ? undefined
+      : settings.discard
+        ? new DiscardSink()
+        : new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
+    if (settings.nats && flags.controlStdin) throw new Error('--control-stdin drives the local sink; it does not go with --nats');
+    const faults = flags.controlStdin && baseSink ? new FaultSink(baseSink) : null;
     const receiver = createReceiver({
       listen: settings.listen,
       tls: settings.tls,
       insecure: settings.insecure,
+      nats: settings.nats,
       sink: faults ?? baseSink,
       maxMessageBytes: settings.maxMessageBytes,
       subscriptions: settings.subscriptions ? { queueAlerts: settings.subscriberQueue, historyAlerts: settings.history } : false,

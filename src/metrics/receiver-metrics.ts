@@ -11,7 +11,7 @@ export interface ReceiverStatsSource {
   subscriberStats(): SubscriberStats[];
 }
 
-type Count = keyof ReceiverStats;
+type Count = Exclude<keyof ReceiverStats, 'bus'>;
 
 const PREFIX = `${METRIC_PREFIX}receiver_`;
 
@@ -39,6 +39,11 @@ export function registerReceiverMetrics(registry: Registry, receiver: ReceiverSt
   }
   for (const [name, help, count] of GAUGES) {
     addMirroredGauge(registry, { name: PREFIX + name, help, samples: () => [[{}, stats()[count]]] });
+  }
+  // With --nats only: a receiver whose bus is not ready acks nothing.
+  if (receiver.stats().bus) {
+    addMirroredGauge(registry, { name: `${PREFIX}bus_ready`, help: 'With --nats: 1 while alerts can be made durable on the bus, else 0.', samples: () => [[{}, stats().bus?.state === 'ready' ? 1 : 0]] });
+    addMirroredGauge(registry, { name: `${PREFIX}bus_publishes_outstanding`, help: 'With --nats: alerts published and waiting for their PubAck.', samples: () => [[{}, stats().bus?.outstanding ?? 0]] });
   }
   const perPeer = (pick: (s: SubscriberStats) => number) => (): Sample[] => subscribers().map((s) => [{ peer: s.peer }, pick(s)]);
   const labelNames = ['peer'];

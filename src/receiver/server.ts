@@ -17,6 +17,7 @@ import { Ingest } from './ingest.js';
 import { PublishStream, type PublishCall, type StreamContext } from './publish-stream.js';
 import { http2SessionOf } from './grpc-internals.js';
 import { SubscriptionHub, type SubscriberStats } from './subscriptions.js';
+import { BusRelay } from './bus-relay.js';
 import type { Receiver, ReceiverOptions, ReceiverStats } from './receiver.js';
 
 export const PROTO_DIR = fileURLToPath(new URL('../../../proto', import.meta.url));
@@ -24,6 +25,10 @@ const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.
 const TRANSMITTER_SERVICE = 'falco.transmit.v1.Transmitter';
 /** Per-stream HTTP/2 receive window the receiver grants (the default is 64 KiB). */
 const FLOW_CONTROL_WINDOW = 4 * 1024 * 1024;
+/** With a bus: connections are asked to go after this long, so streams spread over replicas again. */
+const DEFAULT_MAX_CONNECTION_AGE_MS = 5 * 60_000;
+/** How long a connection asked to go may finish its calls. */
+const MAX_CONNECTION_AGE_GRACE_MS = 30_000;
 /** How long close() waits for the sink to finish the requests in hand. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -42,6 +47,7 @@ export class ReceiverServer implements Receiver {
   private warnedNoSession = false;
   private closed: Promise<void> | null = null;
   private readonly streamContext: StreamContext;
+  private readonly relay: BusRelay | null = null;
 
   constructor(private readonly opts: ReceiverOptions) {
     if (!opts.listen || opts.listen.length === 0) throw new TypeError('createReceiver: listen needs at least one address');
@@ -51,11 +57,24 @@ export class ReceiverServer implements Receiver {
       }
     }
     this.log = opts.log ?? stderrLog;
-    this.hub = new SubscriptionHub(opts.subscriptions === false ? {} : opts.subscriptions);
+    const minPriority = resolveMinPriority(opts.minPriority);
+    const subscriptions = opts.subscriptions === false ? {} : opts.subscriptions;
+    if (opts.nats) {
+      if (opts.sink) throw new TypeError('createReceiver: nats and sink do not go together: with nats, the stream is the sink');
+      const relay = new BusRelay(opts.nats, minPriority, subscriptions?.historyAlerts ?? 10_000, this.log);
+      this.relay = relay;
+      this.hub = new SubscriptionHub(subscriptions, () => relay.recent());
+      if (opts.subscriptions !== false) relay.follow(this.hub);
+      relay.link.onState((state) => this.setHealth(state === 'ready' && !this.stopping));
+      this.setHealth(false);
+    } else {
+      this.hub = new SubscriptionHub(subscriptions);
+    }
     this.ingest = new Ingest({
-      sink: opts.sink ?? new JsonLinesSink(),
-      followers: [this.hub],
-      minPriority: resolveMinPriority(opts.minPriority),
+      sink: this.relay?.sink ?? opts.sink ?? new JsonLinesSink(),
+      // With a bus, subscribers read the stream; and the bus takes every alert, minPriority picking what they get.
+      followers: this.relay ? [] : [this.hub],
+      minPriority: this.relay ? 7 : minPriority,
       log: this.log,
     });
     this.streamContext = {
@@ -65,10 +84,12 @@ export class ReceiverServer implements Receiver {
       stopping: () => this.stopping,
       ended: (stream) => this.streams.delete(stream),
     };
+    const maxAge = opts.maxConnectionAgeMs ?? (opts.nats ? DEFAULT_MAX_CONNECTION_AGE_MS : undefined);
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': opts.maxMessageBytes ?? 16 * 1024 * 1024,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 5000,
+      ...(maxAge !== undefined && { 'grpc.max_connection_age_ms': maxAge, 'grpc.max_connection_age_grace_ms': MAX_CONNECTION_AGE_GRACE_MS }),
     });
     this.server.addService(
       {
@@ -91,7 +112,15 @@ export class ReceiverServer implements Receiver {
     new ReflectionService(definition).addToServer(this.server);
   }
 
+  private setHealth(serving: boolean): void {
+    const status = serving ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', status);
+    this.health.setStatus(TRANSMITTER_SERVICE, status);
+  }
+
   async start(): Promise<string[]> {
+    // A bus that refuses us (credentials, a conflicting stream) stops the receiver before it listens.
+    await this.relay?.start();
     const tcpCreds = this.opts.tls
       ? (() => {
           const tls = loadTls(this.opts.tls);
@@ -132,6 +161,11 @@ export class ReceiverServer implements Receiver {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'receiver is shutting down' });
       return;
     }
+    if (this.relay && this.relay.link.state !== 'ready') {
+      // Nothing could be acked: the producer keeps its alerts and tries again, here or elsewhere.
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: `receiver's bus is not ready: ${this.relay.link.stateReason}` });
+      return;
+    }
     this.widenFlowControl(call);
     this.streams.add(new PublishStream(call, this.streamContext));
   }
@@ -165,8 +199,7 @@ export class ReceiverServer implements Receiver {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
-    this.health.setStatus('', 'NOT_SERVING');
-    this.health.setStatus(TRANSMITTER_SERVICE, 'NOT_SERVING');
+    this.setHealth(false);
     for (const addr of this.bound) this.server.unbind(addr);
     // Finish what each stream has in hand (its acks go out), then end it.
     const inHand = Promise.all([...this.streams].map((s) => s.done));
@@ -180,6 +213,7 @@ export class ReceiverServer implements Receiver {
     clearTimeout(timer);
     if (gaveUp) this.log(`falco-grpc-output receive: requests still in hand after ${SHUTDOWN_GRACE_MS} ms; stopping without their acks`);
     await this.ingest.close();
+    await this.relay?.close();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -210,6 +244,9 @@ export class ReceiverServer implements Receiver {
       activeStreams: this.streams.size,
       producers: this.ingest.producerCount,
       ...this.hub.stats(),
+      ...(this.relay && {
+        bus: { state: this.relay.link.state, reason: this.relay.link.stateReason, outstanding: this.relay.link.publisher?.outstanding ?? 0 },
+      }),
     };
   }
 }

@@ -119,14 +119,26 @@ export class SubscriptionHub implements Sink {
   private readonly queueAlerts: number;
   private droppedByGone = 0;
 
-  constructor(options: SubscriptionOptions = {}) {
+  /**
+   * `recent`: where `get` reads from instead of this process's history (the bus's retained
+   * alerts); it resolves null when that source is unavailable.
+   */
+  constructor(
+    options: SubscriptionOptions = {},
+    private readonly recent?: () => Promise<readonly Buffer[] | null>,
+  ) {
     this.queueAlerts = wholeNumber('queueAlerts', options.queueAlerts ?? 10_000);
     this.history = new BoundedQueue(wholeNumber('historyAlerts', options.historyAlerts ?? 10_000));
   }
 
   /** Every accepted alert, in order, as its encoded falco.outputs.response. */
   write(run: AlertRun): void {
-    for (const alert of run.alerts) {
+    this.offer(run.alerts);
+  }
+
+  /** Alerts for every subscriber and for `get`, in order (from ingest, or read back from the bus). */
+  offer(alerts: readonly Buffer[]): void {
+    for (const alert of alerts) {
       // Views into their requests, not copies: the queues hold only the newest alerts, which are
       // contiguous, so at most about one request's bytes are kept beyond the alerts themselves.
       this.history.push(alert);
@@ -177,6 +189,20 @@ export class SubscriptionHub implements Sink {
     });
   }
 
+  /** `get`: the recent alerts, from this process's history or, with a bus, from the stream. */
+  private async get(call: grpc.ServerWritableStream<Buffer, Buffer>): Promise<void> {
+    if (!this.recent) return writeAll(call, this.history.toArray());
+    let alerts: readonly Buffer[] | null;
+    try {
+      alerts = await this.recent();
+    } catch (err) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: `reading the bus failed: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
+    if (alerts === null) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the bus is not ready' });
+    else await writeAll(call, alerts);
+  }
+
   /** Adds falco.version.service, and falco.outputs.service unless `outputs` is false. */
   addToServer(server: grpc.Server, { outputs }: { outputs: boolean }): void {
     if (outputs) {
@@ -184,7 +210,7 @@ export class SubscriptionHub implements Sink {
         { sub: rawMethod('/falco.outputs.service/sub', true, true), get: rawMethod('/falco.outputs.service/get', false, true) },
         {
           sub: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.subscribe(call),
-          get: (call: grpc.ServerWritableStream<Buffer, Buffer>) => void writeAll(call, this.history.toArray()),
+          get: (call: grpc.ServerWritableStream<Buffer, Buffer>) => void this.get(call),
         },
       );
     }
