@@ -2,22 +2,13 @@
 // expects (creds file, user/password, token, TLS CA and client certificate); `receive` also says
 // how the stream is created when missing.
 
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { parsedBy } from './config-options.js';
 import { checkPositiveInteger } from '../config/checks.js';
 import { splitNatsUrls } from '../config/nats-config.js';
 
-function parsed<T>(check: (value: string) => T): (value: string) => T {
-  return (value) => {
-    try {
-      return check(value);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-  };
-}
-
 function urls(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...parsed(splitNatsUrls)(value)];
+  return [...(previous ?? []), ...parsedBy((v) => splitNatsUrls(String(v)))(value)];
 }
 
 /** Adds the flags; with `envPrefix` each can also come from PREFIX + NATS_... (e.g. FALCO_GRPC_OUTPUT_NATS_PASSWORD). */
@@ -26,7 +17,7 @@ export function addNatsFlags(cmd: Command, role: 'receive' | 'consume', envPrefi
     const option = new Option(flags, description);
     return envPrefix ? option.env(envPrefix + env) : option;
   };
-  const positive = parsed(checkPositiveInteger);
+  const positive = parsedBy(checkPositiveInteger);
   const what = role === 'receive' ? 'publish every alert to NATS JetStream and serve sub/get from it (a stateless relay; several receivers share one stream)' : 'read the stream from these NATS servers';
   cmd
     .addOption(flag('--nats <urls>', `${what}: nats://host:4222 or tls://host:4222, comma-separated or repeated`, 'NATS').argParser(urls))

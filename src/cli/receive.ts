@@ -2,14 +2,14 @@
 // Settings come from flags, FALCO_GRPC_OUTPUT_* environment variables and a falco.yaml-style
 // --config file, in that order of precedence, and are checked before anything listens.
 
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { createReceiver } from '../receiver/receiver.js';
 import { createInterface } from 'node:readline';
 import { DiscardSink, JsonLinesSink } from '../receiver/sinks.js';
 import { FaultSink } from '../flood/fault-sink.js';
 import { addTlsFlags } from './tls-flags.js';
 import { addNatsFlags } from './nats-flags.js';
-import { fillFromConfig, readBooleanEnv } from './config-options.js';
+import { fillFromConfig, parsedBy, readBooleanEnv } from './config-options.js';
 import { metricsListenOption, serveMetrics } from './metrics-option.js';
 import { registerReceiverMetrics } from '../metrics/receiver-metrics.js';
 import { checkGrpcAddress, checkPositiveInteger, checkPriority } from '../config/checks.js';
@@ -26,17 +26,6 @@ import {
 
 /** Every receive flag but --control-stdin can also be set as FALCO_GRPC_OUTPUT_<FLAG>. */
 export const ENV_PREFIX = 'FALCO_GRPC_OUTPUT_';
-
-/** A commander argument parser from a check of src/config/checks.ts. */
-function parsedBy<T>(check: (value: unknown) => T): (value: string) => T {
-  return (value) => {
-    try {
-      return check(value);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-  };
-}
 
 function listenParser(value: string, previous: string[] | undefined): string[] {
   const addresses = value.split(',').map((a) => a.trim()).filter((a) => a !== '');
