@@ -7,7 +7,8 @@ import type { SendCounters } from '../input/counters.js';
 import { tlsFromFlags, type TlsFlags } from './tls-flags.js';
 
 export interface OutputFlags extends TlsFlags {
-  target?: string;
+  /** One receiver or several (--target repeated); a config file gives one. */
+  target?: string | string[];
   bufferBytes?: string | number;
   onFull?: string;
 }

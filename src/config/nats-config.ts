@@ -67,7 +67,7 @@ export function readNatsKeys(nats: ConfigSection): NatsOptionValues {
 /** BusOptions from settled values, or undefined when no server is given (single-process mode). */
 export function busOptionsFrom(v: NatsOptionValues): BusOptions | undefined {
   if (!v.nats || v.nats.length === 0) {
-    const stray = (Object.keys(v) as Array<keyof NatsOptionValues>).filter((k) => k !== 'nats' && v[k] !== undefined);
+    const stray = (Object.keys(v) as Array<keyof NatsOptionValues>).filter((k) => k.startsWith('nats') && k !== 'nats' && v[k] !== undefined);
     if (stray.length > 0) throw new ConfigError(`NATS settings given (${stray.join(', ')}) but no --nats server (or nats.servers)`);
     return undefined;
   }
