@@ -6,11 +6,13 @@ import { receiveCommand } from './receive.js';
 import { floodCommand } from './flood.js';
 import { certsCommand } from './certs.js';
 import { sendCommand } from './send.js';
+import { consumeCommand } from './consume.js';
 
 const program = new Command('falco-grpc-output')
   .description("Falco's gRPC output, standalone: move security alerts over gRPC with mTLS")
   .addCommand(sendCommand())
   .addCommand(receiveCommand())
+  .addCommand(consumeCommand())
   .addCommand(floodCommand())
   .addCommand(certsCommand());
 
