@@ -13,6 +13,9 @@ function bytesOf(m: JsMsg): Buffer {
   return Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length);
 }
 
+/** Messages the live reader asks the server for at a time. */
+const LIVE_PULL = 256;
+
 export interface LiveReaderOptions {
   /** Receives the alerts in stream order, in runs (one run per turn of the event loop). */
   onAlerts(alerts: Buffer[]): void;
@@ -60,7 +63,9 @@ export class LiveReader {
         ...(this.lastSeq === 0 ? { deliver_policy: DeliverPolicy.New } : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.lastSeq + 1 }),
       });
       if (this.closed) return;
-      this.messages = await consumer.consume({ max_messages: 1024, callback: (m) => this.take(m) });
+      // A small pull keeps each burst handed to the hub small, so a subscriber that keeps up never
+      // finds its queue overrun by one burst (a burst larger than a queue would cost everyone).
+      this.messages = await consumer.consume({ max_messages: LIVE_PULL, callback: (m) => this.take(m) });
     } catch (err) {
       this.boundTo = -1;
       this.opts.log(`falco-grpc-output bus: cannot follow stream ${this.link.stream}: ${errorText(err)}; retrying when the bus is ready again`);

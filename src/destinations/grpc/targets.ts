@@ -71,14 +71,9 @@ class TargetsResolver implements grpc.experimental.Resolver {
     this.destroyed = true;
   }
 
-  /** The name TLS checks the receivers' certificates against: the first target's host (serverName overrides it). */
+  /** The authority (host:port, as for a single target): TLS checks the first target's host; serverName overrides it. */
   static getDefaultAuthority(target: grpc.experimental.GrpcUri): string {
-    const first = target.path.split(',')[0] ?? '';
-    try {
-      return splitHostPort(first).host;
-    } catch {
-      return first;
-    }
+    return target.path.split(',')[0] ?? '';
   }
 }
 
