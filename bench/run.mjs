@@ -7,6 +7,7 @@
 //   npm run bench -- --scenario stall      one scenario (max, paced, stall, mix, outage)
 //   npm run bench -- --scenario outputs    the classic outputs and the fan-out (outputs.mjs), or one
 //                                          of outputs-file, outputs-fanout, outputs-stall
+//   npm run bench -- --scenario scale      receivers on NATS JetStream beside bare publishers (scale.mjs)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -15,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { renderHtmlReport } from '../dist/src/flood/report-html.js';
 import { OUTPUT_GROUP, OUTPUT_SCENARIOS, runOutputScenarios } from './outputs.mjs';
 import { fmt, medianRun, mediansOf, runChild } from './runs.mjs';
+import { runScaleScenario, SCALE_SCENARIO } from './scale.mjs';
 
 const PEER_SCRIPT = fileURLToPath(new URL('./peer.mjs', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
@@ -57,8 +59,8 @@ const { values: args } = parseArgs({
 const reps = Number(args.reps);
 const chosen = (args.scenario ?? ['max', 'paced', 'stall', 'mix', OUTPUT_GROUP]).flatMap((k) => (k === OUTPUT_GROUP ? Object.keys(OUTPUT_SCENARIOS) : [k]));
 for (const key of chosen) {
-  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key]) {
-    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS)].join(', ')}`);
+  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && key !== SCALE_SCENARIO) {
+    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS), SCALE_SCENARIO].join(', ')}`);
   }
 }
 
@@ -91,6 +93,7 @@ for (const key of chosen.filter((k) => SCENARIOS[k])) {
 
 const classic = runOutputScenarios(chosen.filter((k) => OUTPUT_SCENARIOS[k]), reps);
 chartRuns.push(...classic.chartRuns);
+const scale = chosen.includes(SCALE_SCENARIO) ? await runScaleScenario(reps) : { scenarios: {}, lines: [] };
 
 /** How many times better ours is: the other's number over ours (CPU, latency), or ours over theirs (throughput). */
 function ratios(scenario) {
@@ -130,8 +133,8 @@ for (const { peers, ratios: rs } of Object.values(output.scenarios)) {
   }
   lines.push('');
 }
-Object.assign(output.scenarios, classic.scenarios);
-lines.push(...classic.lines);
+Object.assign(output.scenarios, classic.scenarios, scale.scenarios);
+lines.push(...classic.lines, ...scale.lines);
 
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(`${RESULTS}bench.json`, JSON.stringify(output, null, 2));
