@@ -16,6 +16,7 @@ import { parseOutputsConfig } from '../config/outputs-config.js';
 import type { Report } from '../config/section.js';
 import { parsedBy } from './config-options.js';
 import { addNatsFlags } from './nats-flags.js';
+import { ENV_PREFIX } from './receive.js';
 import { buildSendOutputs, summarize, type OutputFlags } from './send-outputs.js';
 import { addTlsFlags } from './tls-flags.js';
 import type { Outputs } from '../outputs/fan-out.js';
@@ -66,7 +67,7 @@ export function consumeCommand(): Command {
         .default(DURABLE_DEFAULTS.ackWaitMs),
     );
   addTlsFlags(cmd, 'client');
-  addNatsFlags(cmd, 'consume');
+  addNatsFlags(cmd, 'consume', ENV_PREFIX);
   return cmd.action(async () => {
     const flags = cmd.opts<ConsumeFlags>();
     const report: Report = (level, message) => say(`${level}: ${message}`);

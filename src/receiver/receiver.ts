@@ -72,7 +72,7 @@ export interface ReceiverStats {
   /** Alerts dropped from subscribers' own queues (a slow subscriber loses its oldest). */
   subscriberDrops: number;
   /** With `nats`: whether alerts can be made durable now, and publishes waiting for their PubAck. */
-  bus?: { state: BusState; reason: string; outstanding: number };
+  bus?: { stream: string; state: BusState; reason: string; outstanding: number };
 }
 
 export interface Receiver {

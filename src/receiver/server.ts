@@ -245,7 +245,7 @@ export class ReceiverServer implements Receiver {
       producers: this.ingest.producerCount,
       ...this.hub.stats(),
       ...(this.relay && {
-        bus: { state: this.relay.link.state, reason: this.relay.link.stateReason, outstanding: this.relay.link.publisher?.outstanding ?? 0 },
+        bus: { stream: this.relay.link.stream, state: this.relay.link.state, reason: this.relay.link.stateReason, outstanding: this.relay.link.publisher?.outstanding ?? 0 },
       }),
     };
   }
