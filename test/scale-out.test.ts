@@ -166,7 +166,7 @@ describe('scale-out: receivers on one JetStream', () => {
       return { receiver, addr: addr! };
     };
     const a = await make(10_000);
-    const b = await make(4000);
+    const b = await make(6000);
     const dir = writePki();
     const subs = await Promise.all([
       subscriberProcess(a.addr, ['--tls-dir', dir], (fn) => cleanups.push(fn)),
@@ -180,23 +180,23 @@ describe('scale-out: receivers on one JetStream', () => {
     // Each producer reaches one replica only; subscribers on both must still see both producers.
     const pa = producer([a.addr], 'to-a');
     const pb = producer([b.addr], 'to-b');
-    // Paced so that subscribers which keep reading stay well within their 4,000-alert queues.
-    await Promise.all([emitPaced(pa, 0, 4000, 100, 60), emitPaced(pb, 4000, 8000, 100, 60)]);
+    // Paced so that subscribers which keep reading stay well within their 6,000-alert queues.
+    await Promise.all([emitPaced(pa, 0, 6000, 100, 60), emitPaced(pb, 6000, 12000, 100, 60)]);
     expect(await pa.flush(30_000)).toMatchObject({ flushed: true });
     expect(await pb.flush(30_000)).toMatchObject({ flushed: true });
     const stream = await readStream(bus.url, 'FALCO_ALERTS');
     const streamOrder = stream.map((m) => Number(decodeAlert(m.data).outputFields['seq']));
-    expect([...streamOrder].sort((x, y) => x - y)).toEqual(range(0, 8000));
+    expect([...streamOrder].sort((x, y) => x - y)).toEqual(range(0, 12000));
     for (const s of subs) {
-      await waitUntil('every alert at a subscriber', async () => (await s.seqs()).length >= 8000, 30_000);
+      await waitUntil('every alert at a subscriber', async () => (await s.seqs()).length >= 12000, 60_000);
       expect(await s.seqs()).toEqual(streamOrder);
     }
     // The frozen one fell behind by more than its queue: only it lost alerts, its oldest.
     const perSub = b.receiver.subscriberStats();
     expect(perSub.filter((s) => s.dropped > 0)).toHaveLength(1);
     expect(a.receiver.stats().subscriberDrops).toBe(0);
-    // get: the stream's retained alerts, in stream order, on either replica.
-    for (const r of [a, b]) expect(await getSeqs(r.addr)).toEqual(streamOrder);
+    // get: the stream's last --history (10,000) alerts, in stream order, on either replica.
+    for (const r of [a, b]) expect(await getSeqs(r.addr)).toEqual(streamOrder.slice(-10_000));
   });
 
   it('--min-priority filters what subscribers get by subject, while the bus keeps every alert', async () => {
@@ -228,8 +228,8 @@ describe('scale-out: the bus failing', () => {
     const p = producer([r!.addr], 'early');
     await emitPaced(p, 0, 500);
     await sleep(1000);
+    await waitFor('the refusal', () => (p.stats().lastError ?? '').includes("receiver's bus is not ready"));
     expect(p.stats()).toMatchObject({ acked: 0, pending: 500 });
-    expect(p.stats().lastError).toContain("receiver's bus is not ready");
     const late = await nats({ port });
     await waitUntil('SERVING', async () => (await health(client)) === 'SERVING');
     expect(await p.flush(30_000)).toMatchObject({ flushed: true });
@@ -329,14 +329,16 @@ describe('consume: a durable consumer into the classic outputs', () => {
     c.child.kill('SIGTERM');
     expect(await c.exited).toBe(0);
     const afterTerm = seqsIn(file);
-    expect(afterTerm).toEqual(range(0, afterTerm.length)); // exactly once, in order, so far
+    expect(new Set(afterTerm).size).toBe(afterTerm.length); // exactly once so far
 
     c = consumeProcess(bus.url, 'job', file);
     await waitFor('more written', () => linesIn(file) >= afterTerm.length + 4000, 90_000);
     c.child.kill('SIGKILL');
     await c.exited;
     const atKill = seqsIn(file).length;
-    expect(seqsIn(file)).toEqual(range(0, atKill)); // still once each: SIGTERM lost and repeated nothing
+    // Still once each: SIGTERM repeated nothing. (Messages a consume received but did not take,
+    // when it stopped or handed a batch on, come back after the ack wait: order may differ.)
+    expect(new Set(seqsIn(file)).size).toBe(atKill);
 
     c = consumeProcess(bus.url, 'job', file);
     await waitFor('every alert written', () => linesIn(file) >= total && new Set(seqsIn(file)).size === total, 90_000);

@@ -3,7 +3,7 @@
 // share its messages; a restart resumes at the first unacked one. Stopping finishes the batch in
 // hand and waits for the server to confirm its acks, so nothing taken is delivered again.
 
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type Consumer, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { errorText } from '../common/errors.js';
 import type { LogFn } from '../common/log.js';
@@ -20,6 +20,10 @@ export interface DurableOptions {
 }
 
 export const DURABLE_DEFAULTS = { batch: 1000, ackWaitMs: 30_000 } as const;
+
+const FETCH_EXPIRES_MS = 5000;
+/** How long a batch may go without a new message before it is handed on. */
+const BATCH_IDLE_MS = 50;
 
 /** One fetched batch: the alerts' bytes and their stream sequence numbers. */
 export interface DurableBatch {
@@ -60,6 +64,7 @@ export class DurableConsumer {
   private readonly settings: Required<Omit<DurableOptions, 'log'>>;
   private stopping = false;
   private wakeUp: (() => void) | null = null;
+  private fetching: ConsumerMessages | null = null;
 
   constructor(
     private readonly link: BusLink,
@@ -96,6 +101,8 @@ export class DurableConsumer {
         await this.hand(messages, deliver);
       } catch (err) {
         if (this.stopping) break;
+        // A pull that found nothing for a while: not a problem with the consumer.
+        if ((err as Error).message?.includes('heartbeats missed')) continue;
         this.opts.log(`falco-grpc-output consume: ${errorText(err)}; retrying`);
         consumer = null;
         await this.pause(1000);
@@ -107,11 +114,26 @@ export class DurableConsumer {
 
   private async fetch(consumer: Consumer): Promise<JsMsg[]> {
     const out: JsMsg[] = [];
-    const iter = await consumer.fetch({ max_messages: this.settings.batch, expires: 1000 });
-    for await (const m of iter) {
-      out.push(m);
-      // Stop fetching while a signal is pending: what is in hand is delivered and acked.
-      if (this.stopping) break;
+    // A pull waits up to FETCH_EXPIRES_MS for a full batch; nats.js's idle heartbeat is half of
+    // that, so a shorter pull races its own heartbeat check and fails as "heartbeats missed".
+    const iter = await consumer.fetch({ max_messages: this.settings.batch, expires: FETCH_EXPIRES_MS });
+    this.fetching = iter;
+    // The ack deadline of what arrived runs while the pull waits for more: push it back.
+    const keepAlive = this.keepAlive(out);
+    // A batch that stops growing is handed on at once rather than when the pull expires: with
+    // several processes on one durable, nats-server splits the messages between their pulls.
+    let idle: NodeJS.Timeout | undefined;
+    try {
+      // stop() closes the pull: what arrived until then is delivered and acked.
+      for await (const m of iter) {
+        out.push(m);
+        clearTimeout(idle);
+        idle = setTimeout(() => void iter.close(), BATCH_IDLE_MS);
+      }
+    } finally {
+      clearTimeout(idle);
+      clearInterval(keepAlive);
+      this.fetching = null;
     }
     return out;
   }
@@ -122,9 +144,7 @@ export class DurableConsumer {
       seqs: messages.map((m) => m.seq),
       redelivered: messages.filter((m) => m.redelivered).length,
     };
-    const keepAlive = setInterval(() => {
-      for (const m of messages) m.working();
-    }, Math.max(500, this.settings.ackWaitMs / 3));
+    const keepAlive = this.keepAlive(messages);
     try {
       await deliver(batch);
     } finally {
@@ -136,6 +156,13 @@ export class DurableConsumer {
     } else {
       for (const m of messages) m.ack();
     }
+  }
+
+  /** Tells nats-server every third of the ack wait that these messages are still being worked on. */
+  private keepAlive(messages: readonly JsMsg[]): NodeJS.Timeout {
+    return setInterval(() => {
+      for (const m of messages) m.working();
+    }, Math.max(300, this.settings.ackWaitMs / 3));
   }
 
   private pause(ms: number): Promise<void> {
@@ -153,5 +180,7 @@ export class DurableConsumer {
   stop(): void {
     this.stopping = true;
     this.wakeUp?.();
+    // A pull still waiting for messages ends now with what it has.
+    void this.fetching?.close();
   }
 }
