@@ -91,14 +91,22 @@ async function emitPaced(output: GrpcOutput, from: number, to: number, step = 20
   }
 }
 
-/** Each producer's messages on the stream must be exactly seq 1..n, in order, each numberedAlert(seq - 1) on its priority's subject. */
+/**
+ * Each producer's messages on the stream must be exactly seq 1..n, in order, each numberedAlert(seq - 1) on its
+ * priority's subject. On the wire a producer is `<producerId>#<8 hex>`, one suffix per transmitter: a producer that
+ * lives through the whole run (failovers included) shows exactly one.
+ */
 function checkStream(messages: readonly StreamMessage[], producers: readonly string[], n: number): void {
   const byProducer = new Map<string, StreamMessage[]>(producers.map((p) => [p, []]));
+  const wireIds = new Map<string, Set<string>>(producers.map((p) => [p, new Set()]));
   for (const m of messages) {
-    const [id, seq] = m.msgId!.split(':');
-    expect(byProducer.has(id!), `unknown producer in ${m.msgId}`).toBe(true);
-    byProducer.get(id!)!.push({ ...m, seq: Number(seq) });
+    const [wireId, seq] = m.msgId!.split(':');
+    const id = wireId!.replace(/#[0-9a-f]{8}$/, '');
+    expect(byProducer.has(id), `unknown producer in ${m.msgId}`).toBe(true);
+    wireIds.get(id)!.add(wireId!);
+    byProducer.get(id)!.push({ ...m, seq: Number(seq) });
   }
+  for (const [id, seen] of wireIds) expect([...seen].length, `producer ${id}: one wire id (${[...seen].join(', ')})`).toBe(1);
   for (const [id, list] of byProducer) {
     expect(list.map((m) => m.seq), `producer ${id}: every seq once, in order`).toEqual(range(1, n + 1));
     for (const m of list) {
