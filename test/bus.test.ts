@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { parseDelivery } from '../dist/src/bus/durable.js';
 import { BusLink, BusSetupError } from '../dist/src/bus/link.js';
 import { AlertEncoder } from '../dist/src/codec/alert.js';
 import { decodeAlert } from '../dist/src/index.js';
@@ -169,5 +170,14 @@ describe('bus link', () => {
       await link.close();
       await own.stop();
     }
+  });
+});
+
+describe('durable consumer deliveries', () => {
+  const data = new Uint8Array([1]);
+  it('reads the stream sequence and redelivery from both forms of the ack subject, and names a reply that is neither', () => {
+    expect(parseDelivery({ reply: '$JS.ACK.FALCO_ALERTS.siem.1.6484.6484.1796207307286132687.13516', data })).toMatchObject({ seq: 6484, redelivered: false });
+    expect(parseDelivery({ reply: '$JS.ACK.hub.ACCHASH.FALCO_ALERTS.siem.2.77.90.1796207307286132687.3.tok', data })).toMatchObject({ seq: 77, redelivered: true });
+    expect(() => parseDelivery({ reply: '_INBOX.abc.1', data })).toThrow('not a JetStream delivery: reply subject "_INBOX.abc.1"');
   });
 });

@@ -344,8 +344,8 @@ describe('consume: a durable consumer into the classic outputs', () => {
     c.child.kill('SIGKILL');
     await c.exited;
     const atKill = seqsIn(file).length;
-    // Still once each: SIGTERM repeated nothing. (Messages a consume received but did not take,
-    // when it stopped or handed a batch on, come back after the ack wait: order may differ.)
+    // Still once each: SIGTERM repeated nothing. (What the SIGKILLed consume had in hand comes
+    // back after the ack wait, to the next one: order in the file may differ from the stream's.)
     expect(new Set(seqsIn(file)).size).toBe(atKill);
 
     c = consumeProcess(bus.url, 'job', file);
