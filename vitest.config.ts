@@ -14,6 +14,7 @@ const UNIT = [
   'test/config.test.ts',
   'test/falco-json.test.ts',
   'test/metrics-registry.test.ts',
+  'test/output-watch.test.ts',
   'test/publish-request.test.ts',
   'test/report-html.test.ts',
   'test/ring.test.ts',

@@ -12,19 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../scripts/chromium.mjs';
-import { fmt, median } from './runs.mjs';
+import { cpuSeconds, fmt, median } from './runs.mjs';
 
 export const CONSOLE_SCENARIO = 'console';
 const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const RATE = 50_000;
 const SECONDS = 10;
-const CLK_TCK = 100;
 
-/** User + system CPU seconds of a process, from /proc. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 
 /** CPU seconds of every process of one Chromium (found by its profile directory on the command line). */
 function browserCpuSeconds(profile) {

@@ -10,6 +10,8 @@
 //   npm run bench -- --scenario scale      receivers on NATS JetStream beside bare publishers (scale.mjs)
 //   npm run bench -- --scenario emit       emit() against JSON.stringify of the same alerts (emit.mjs)
 //   npm run bench -- --scenario console    the web console under a flood, page open or not (console.mjs)
+//   npm run bench -- --scenario throughput ours against grpc-js with pre-encoded requests, unix and mTLS (throughput.mjs)
+//   npm run bench -- --scenario subscribers a sub subscriber at 100,000 alerts/s (subscribers.mjs)
 //   npm run bench -- --scenario spool      with and without a spool, and an outage's replay (spool.mjs),
 //                                          or one of spool-max, spool-paced, spool-outage
 
@@ -22,6 +24,8 @@ import { EMIT_SCENARIOS, runEmitScenarios } from './emit.mjs';
 import { OUTPUT_GROUP, OUTPUT_SCENARIOS, runOutputScenarios } from './outputs.mjs';
 import { CONSOLE_SCENARIO, runConsoleScenario } from './console.mjs';
 import { SPOOL_GROUP, SPOOL_SCENARIOS, runSpoolScenarios } from './spool.mjs';
+import { THROUGHPUT_SCENARIO, runThroughputScenario } from './throughput.mjs';
+import { SUBSCRIBERS_SCENARIO, runSubscribersScenario } from './subscribers.mjs';
 import { fmt, medianRun, mediansOf, runChild } from './runs.mjs';
 import { runScaleScenario, SCALE_SCENARIO } from './scale.mjs';
 
@@ -65,10 +69,10 @@ const { values: args } = parseArgs({
 });
 const reps = Number(args.reps);
 const GROUPS = { [OUTPUT_GROUP]: OUTPUT_SCENARIOS, [SPOOL_GROUP]: SPOOL_SCENARIOS };
-const chosen = (args.scenario ?? ['emit', 'max', 'paced', 'stall', 'mix', OUTPUT_GROUP, SPOOL_GROUP]).flatMap((k) => (GROUPS[k] ? Object.keys(GROUPS[k]) : [k]));
+const chosen = (args.scenario ?? ['emit', THROUGHPUT_SCENARIO, SUBSCRIBERS_SCENARIO, 'max', 'paced', 'stall', 'mix', OUTPUT_GROUP, SPOOL_GROUP]).flatMap((k) => (GROUPS[k] ? Object.keys(GROUPS[k]) : [k]));
 for (const key of chosen) {
-  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && !SPOOL_SCENARIOS[key] && !EMIT_SCENARIOS[key] && key !== CONSOLE_SCENARIO && key !== SCALE_SCENARIO) {
-    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(EMIT_SCENARIOS), ...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS), SPOOL_GROUP, ...Object.keys(SPOOL_SCENARIOS), CONSOLE_SCENARIO, SCALE_SCENARIO].join(', ')}`);
+  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && !SPOOL_SCENARIOS[key] && !EMIT_SCENARIOS[key] && key !== CONSOLE_SCENARIO && key !== THROUGHPUT_SCENARIO && key !== SUBSCRIBERS_SCENARIO && key !== SCALE_SCENARIO) {
+    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(EMIT_SCENARIOS), ...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS), SPOOL_GROUP, ...Object.keys(SPOOL_SCENARIOS), CONSOLE_SCENARIO, THROUGHPUT_SCENARIO, SUBSCRIBERS_SCENARIO, SCALE_SCENARIO].join(', ')}`);
   }
 }
 
@@ -147,6 +151,16 @@ for (const { peers, ratios: rs } of Object.values(output.scenarios)) {
 }
 Object.assign(output.scenarios, yardstick.scenarios, classic.scenarios, spooled.scenarios, scale.scenarios);
 lines.push(...classic.lines, ...spooled.lines, ...scale.lines);
+if (chosen.includes(THROUGHPUT_SCENARIO)) {
+  const tp = runThroughputScenario(reps);
+  Object.assign(output.scenarios, tp.scenarios);
+  lines.push(...tp.lines);
+}
+if (chosen.includes(SUBSCRIBERS_SCENARIO)) {
+  const subs = await runSubscribersScenario(reps);
+  Object.assign(output.scenarios, subs.scenarios);
+  lines.push(...subs.lines);
+}
 if (chosen.includes(CONSOLE_SCENARIO)) {
   const ui = await runConsoleScenario(reps);
   Object.assign(output.scenarios, ui.scenarios);

@@ -2,6 +2,7 @@
 // benchmark (run.mjs) and the classic outputs benchmark (outputs.mjs).
 
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** Runs `node script peer 'options JSON'` and returns the JSON report it prints last. */
 export function runChild(script, peer, options) {
@@ -40,3 +41,11 @@ export function medianRun(runs) {
 }
 
 export const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '—');
+
+const CLK_TCK = 100;
+
+/** User + system CPU seconds of a process (every thread), from /proc. */
+export function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}

@@ -52,7 +52,11 @@ describe('receiver', () => {
     const reply = new Promise<Buffer>((resolve) => call.once('data', resolve));
     call.write(Buffer.from([0x3a, 0x00])); // ServerReflectionRequest { list_services = "" }
     const text = (await reply).toString('latin1');
+    // The call ends with its status before the client closes, or the close errors it with no listener.
+    const ended = new Promise((resolve) => call.on('status', resolve));
+    call.on('error', () => {});
     call.end();
+    await ended;
     expect(text).toContain('falco.transmit.v1.Transmitter');
     expect(text).toContain('grpc.health.v1.Health');
   });

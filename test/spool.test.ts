@@ -4,8 +4,8 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGrpcOutput, createReceiver, type GrpcOutput, type OutputStats, type Receiver } from '../dist/src/index.js';
 import { tempDir } from './helpers/pki.js';
@@ -413,7 +413,7 @@ describe('spool: the directory', () => {
     (await import('node:fs')).mkdirSync(readOnly, { mode: 0o555 });
     (await import('node:fs')).chmodSync(dir, 0o755);
     const asRoot = process.getuid?.() === 0;
-    const child = spawn(process.execPath, [HOST, JSON.stringify({ target: socketIn(dir), dir: readOnly, from: 0, to: 1, then: 'flush' })], {
+    const child = spawn(asRoot ? nodeForOtherUsers(dir) : process.execPath, [HOST, JSON.stringify({ target: socketIn(dir), dir: readOnly, from: 0, to: 1, then: 'flush' })], {
       stdio: ['ignore', 'ignore', 'pipe'],
       ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
     });
@@ -604,3 +604,18 @@ describe('spool: a power loss', () => {
     expect(receiver.stats()).toMatchObject({ producers: 2, duplicates: 0 });
   });
 });
+
+/**
+ * This Node's binary, runnable by another user: itself where every directory above it lets others
+ * in (/usr/bin/node), else a copy in `dir` (npx's Node lives under /root, which others cannot enter).
+ */
+function nodeForOtherUsers(dir: string): string {
+  const othersMayEnter = (path: string): boolean => (statSync(path).mode & 0o001) !== 0;
+  let ok = othersMayEnter(process.execPath);
+  for (let d = dirname(process.execPath); ok && d !== dirname(d); d = dirname(d)) ok = othersMayEnter(d);
+  if (ok) return process.execPath;
+  const copy = join(dir, 'node');
+  copyFileSync(process.execPath, copy);
+  chmodSync(copy, 0o755);
+  return copy;
+}

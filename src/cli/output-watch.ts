@@ -47,6 +47,9 @@ interface Seen {
   failingSince: number;
   everReady: boolean;
   reconnects: number;
+  /** sent and acked as last seen: progress between two polls means a connection was up meanwhile. */
+  sent: number;
+  acked: number;
   /** The drop counts as last seen. */
   drops: DropCounts;
   episode: { since: number; last: number; from: DropCounts } | null;
@@ -79,6 +82,8 @@ export function watchOutputs(outputs: readonly WatchedOutput[], say: (line: stri
       failingSince: 0,
       everReady: s.connection === 'ready',
       reconnects: s.reconnects,
+      sent: s.sent,
+      acked: s.acked,
       drops: { ...s.drops },
       episode: null,
     });
@@ -105,6 +110,10 @@ export function watchOutputs(outputs: readonly WatchedOutput[], say: (line: stri
       say(`${output.name}: ${what}: ${text === null ? 'the stream ended; reconnecting' : words(text)}`);
       state.announced = true;
     };
+    // A connection that came and went between two polls (a receiver stopped right after its acks)
+    // was never seen ready; alerts sent or acked since the last poll say it was up: the gRPC sender
+    // writes only on an open stream. Its end is then a disconnect, not a failure to connect.
+    if (!ready && (s.sent > state.sent || s.acked > state.acked)) state.everReady = true;
     if (!state.failing && (newError || (reconnected && !ready))) {
       state.failing = true;
       state.failingSince = now;
@@ -132,6 +141,8 @@ export function watchOutputs(outputs: readonly WatchedOutput[], say: (line: stri
     }
     state.error = s.lastError;
     state.reconnects = s.reconnects;
+    state.sent = s.sent;
+    state.acked = s.acked;
     if (ready) state.everReady = true;
 
     if (dropsOf(s.drops) > dropsOf(state.drops)) {

@@ -53,6 +53,11 @@ export class EmbeddedReceiver {
 
   constructor(private readonly transport: 'unix' | 'mtls') {}
 
+  /** The receiver process's pid (for its CPU time in /proc), or null while none runs. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
   async start(fault: ReceiverFault): Promise<FloodConnection> {
     if (this.transport === 'unix') {
       const target = `unix://${join(this.dir, 'receiver.sock')}`;

@@ -257,6 +257,23 @@ export class Listeners {
     for (const [socket, conn] of this.connections) if (conn.unauthenticated) socket.destroy();
   }
 
+  /**
+   * Resolves once every connection has closed by itself, or after `ms`. grpc-js's tryShutdown()
+   * calls back before the sessions it closed have flushed their last frames (on Node 24 the final
+   * acks and trailers are still in HTTP/2's queue), so destroying at once would lose acks the
+   * receiver already wrote and the producer would send those alerts again.
+   */
+  async settled(ms: number): Promise<void> {
+    const open = [...this.connections.keys()].filter((socket) => !socket.destroyed);
+    if (open.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(open.map((socket) => new Promise((resolve) => socket.once('close', resolve)))),
+      new Promise((resolve) => (timer = setTimeout(resolve, ms))),
+    ]);
+    clearTimeout(timer);
+  }
+
   /** Destroys what is still open and removes the unix socket files (after grpc-js has shut down). */
   destroy(): void {
     this.stopAccepting();

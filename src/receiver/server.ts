@@ -38,6 +38,8 @@ const MAX_CONNECTION_AGE_GRACE_MS = 30_000;
 const IDLE_CONNECTION_MS = 5 * 60 * 1000;
 /** How long close() waits for the sink to finish the requests in hand. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** How long close() lets closed HTTP/2 sessions flush their last acks before destroying their sockets. */
+const SHUTDOWN_FLUSH_MS = 2000;
 
 export class ReceiverServer implements Receiver {
   private readonly server: grpc.Server;
@@ -245,6 +247,7 @@ export class ReceiverServer implements Receiver {
         resolve();
       });
     });
+    await this.listeners?.settled(SHUTDOWN_FLUSH_MS);
     this.listeners?.destroy();
   }
 

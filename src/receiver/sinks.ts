@@ -110,8 +110,10 @@ export class JsonLinesSink implements Sink {
     let text = this.pending;
     this.pending = '';
     for (const alert of run.alerts) text += this.writer.line(alert) + '\n';
+    const stream = this.stream;
     return new Promise((resolve, reject) => {
-      this.stream.write(text, (err) => (err ? reject(err) : resolve()));
+      // A write queued behind the one that failed is refused as ERR_STREAM_DESTROYED: the cause is the stream's own error (ENOSPC).
+      stream.write(text, (err) => (err ? reject(stream.errored ?? err) : resolve()));
     });
   }
 
