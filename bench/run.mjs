@@ -7,6 +7,7 @@
 //   npm run bench -- --scenario stall      one scenario (max, paced, stall, mix, outage)
 //   npm run bench -- --scenario outputs    the classic outputs and the fan-out (outputs.mjs), or one
 //                                          of outputs-file, outputs-fanout, outputs-stall
+//   npm run bench -- --scenario scale      receivers on NATS JetStream beside bare publishers (scale.mjs)
 //   npm run bench -- --scenario emit       emit() against JSON.stringify of the same alerts (emit.mjs)
 //   npm run bench -- --scenario console    the web console under a flood, page open or not (console.mjs)
 //   npm run bench -- --scenario throughput ours against grpc-js with pre-encoded requests, unix and mTLS (throughput.mjs)
@@ -26,6 +27,7 @@ import { SPOOL_GROUP, SPOOL_SCENARIOS, runSpoolScenarios } from './spool.mjs';
 import { THROUGHPUT_SCENARIO, runThroughputScenario } from './throughput.mjs';
 import { SUBSCRIBERS_SCENARIO, runSubscribersScenario } from './subscribers.mjs';
 import { fmt, medianRun, mediansOf, runChild } from './runs.mjs';
+import { runScaleScenario, SCALE_SCENARIO } from './scale.mjs';
 
 const PEER_SCRIPT = fileURLToPath(new URL('./peer.mjs', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
@@ -69,8 +71,8 @@ const reps = Number(args.reps);
 const GROUPS = { [OUTPUT_GROUP]: OUTPUT_SCENARIOS, [SPOOL_GROUP]: SPOOL_SCENARIOS };
 const chosen = (args.scenario ?? ['emit', THROUGHPUT_SCENARIO, SUBSCRIBERS_SCENARIO, 'max', 'paced', 'stall', 'mix', OUTPUT_GROUP, SPOOL_GROUP]).flatMap((k) => (GROUPS[k] ? Object.keys(GROUPS[k]) : [k]));
 for (const key of chosen) {
-  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && !SPOOL_SCENARIOS[key] && !EMIT_SCENARIOS[key] && key !== CONSOLE_SCENARIO && key !== THROUGHPUT_SCENARIO && key !== SUBSCRIBERS_SCENARIO) {
-    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(EMIT_SCENARIOS), ...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS), SPOOL_GROUP, ...Object.keys(SPOOL_SCENARIOS), CONSOLE_SCENARIO, THROUGHPUT_SCENARIO, SUBSCRIBERS_SCENARIO].join(', ')}`);
+  if (!SCENARIOS[key] && !OUTPUT_SCENARIOS[key] && !SPOOL_SCENARIOS[key] && !EMIT_SCENARIOS[key] && key !== CONSOLE_SCENARIO && key !== THROUGHPUT_SCENARIO && key !== SUBSCRIBERS_SCENARIO && key !== SCALE_SCENARIO) {
+    throw new Error(`unknown scenario ${key}; one of ${[...Object.keys(EMIT_SCENARIOS), ...Object.keys(SCENARIOS), OUTPUT_GROUP, ...Object.keys(OUTPUT_SCENARIOS), SPOOL_GROUP, ...Object.keys(SPOOL_SCENARIOS), CONSOLE_SCENARIO, THROUGHPUT_SCENARIO, SUBSCRIBERS_SCENARIO, SCALE_SCENARIO].join(', ')}`);
   }
 }
 
@@ -107,6 +109,7 @@ const classic = runOutputScenarios(chosen.filter((k) => OUTPUT_SCENARIOS[k]), re
 chartRuns.push(...classic.chartRuns);
 const spooled = runSpoolScenarios(chosen.filter((k) => SPOOL_SCENARIOS[k]), reps);
 chartRuns.push(...spooled.chartRuns);
+const scale = chosen.includes(SCALE_SCENARIO) ? await runScaleScenario(reps) : { scenarios: {}, lines: [] };
 
 /** How many times better ours is: the other's number over ours (CPU, latency), or ours over theirs (throughput). */
 function ratios(scenario) {
@@ -146,8 +149,8 @@ for (const { peers, ratios: rs } of Object.values(output.scenarios)) {
   }
   lines.push('');
 }
-Object.assign(output.scenarios, yardstick.scenarios, classic.scenarios, spooled.scenarios);
-lines.push(...classic.lines, ...spooled.lines);
+Object.assign(output.scenarios, yardstick.scenarios, classic.scenarios, spooled.scenarios, scale.scenarios);
+lines.push(...classic.lines, ...spooled.lines, ...scale.lines);
 if (chosen.includes(THROUGHPUT_SCENARIO)) {
   const tp = runThroughputScenario(reps);
   Object.assign(output.scenarios, tp.scenarios);

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 /** Debian package → the file that shows it is installed. */
 const NEEDED = [
   { pkg: 'chromium', file: '/usr/bin/chromium', why: 'the web console tests drive it headless (playwright-core)' },
+  { pkg: 'nats-server', file: '/usr/sbin/nats-server', why: 'the NATS JetStream tests and bench start it (test/helpers/nats.ts)' },
 ];
 
 const named = process.argv.slice(2);

@@ -3,19 +3,17 @@
 // at run time), as Falco's own clients are.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { createGrpcOutput, createReceiver, type Receiver, type ReceiverOptions } from '../dist/src/index.js';
 import { clientTls, serverTls, tempDir, writePki } from './helpers/pki.js';
-import { CLI, CollectingSink, emitRange, parseExact, waitFor } from './helpers/harness.js';
+import { CLI, CollectingSink, emitRange, parseExact, subscriberProcess, waitFor } from './helpers/harness.js';
 
 const PROTO = fileURLToPath(new URL('../proto', import.meta.url));
-const SUBSCRIBER = fileURLToPath(new URL('./fixtures/subscriber.mjs', import.meta.url));
 const DATA = fileURLToPath(new URL('./fixtures/falco-alerts.jsonl', import.meta.url));
 const definition = protoLoader.loadSync(['falco/outputs/outputs.proto', 'falco/version/version.proto'], {
   includeDirs: [PROTO],
@@ -85,33 +83,6 @@ function subscribe(client: AnyClient) {
   return got;
 }
 
-/** A subscriber in a process of its own (so it can be frozen with SIGSTOP). */
-async function subscriberProcess(addr: string, args: string[] = []) {
-  const child: ChildProcess = spawn(process.execPath, [SUBSCRIBER, addr, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  cleanups.push(() => void child.kill('SIGKILL'));
-  const lines: string[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-  await waitFor('subscriber ready', () => lines.includes('subscribed'), 15_000);
-  const seqs = async (): Promise<number[]> => {
-    const before = lines.length;
-    child.stdin!.write('report\n');
-    await waitFor('subscriber report', () => lines.length > before, 15_000);
-    return (JSON.parse(lines[lines.length - 1]!) as { seqs: number[] }).seqs;
-  };
-  return {
-    child,
-    /** The seq of every alert it received, once it has received at least `count`. */
-    async seqsUntil(count: number, timeoutMs = 60_000): Promise<number[]> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const got = await seqs();
-        if (got.length >= count) return got;
-        if (Date.now() > deadline) throw new Error(`subscriber has ${got.length} of ${count} alerts after ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
-  };
-}
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, i) => from + i);
 
@@ -133,9 +104,9 @@ describe('falco.outputs.service/sub', () => {
   it('a frozen subscriber loses only its own oldest alerts; the others and ingestion carry on', async () => {
     const queue = 1000;
     const { receiver, addr } = await startReceiver(false, { subscriptions: { queueAlerts: queue } });
-    const fast = await subscriberProcess(addr);
-    const polling = await subscriberProcess(addr, ['--poll-ms', '50']); // Falco's Go client style
-    const frozen = await subscriberProcess(addr);
+    const fast = await subscriberProcess(addr, [], (fn) => cleanups.push(fn));
+    const polling = await subscriberProcess(addr, ['--poll-ms', '50'], (fn) => cleanups.push(fn)); // Falco's Go client style
+    const frozen = await subscriberProcess(addr, [], (fn) => cleanups.push(fn));
     await waitFor('three subscribed', () => receiver.stats().subscribers === 3);
     frozen.child.kill('SIGSTOP'); // reads nothing: HTTP/2 flow control stops the receiver's writes to it
     cleanups.push(() => void frozen.child.kill('SIGCONT'));

@@ -2,7 +2,7 @@
 // Commander itself puts flags over environment variables (Option.env()); these two helpers add
 // the config file under both, using commander's own record of where each value came from.
 
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 /** Fills the options that neither a flag nor an environment variable set, with source 'config'. */
 export function fillFromConfig(cmd: Command, values: object): void {
@@ -34,4 +34,15 @@ export function readBooleanEnv(cmd: Command): void {
     }
     cmd.setOptionValueWithSource(key, false, 'env');
   }
+}
+
+/** A commander argument parser from a check of src/config/checks.ts. */
+export function parsedBy<T>(check: (value: unknown) => T): (value: string) => T {
+  return (value) => {
+    try {
+      return check(value);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
 }

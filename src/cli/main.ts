@@ -8,6 +8,7 @@ import { receiveCommand } from './receive.js';
 import { floodCommand } from './flood.js';
 import { certsCommand } from './certs.js';
 import { sendCommand } from './send.js';
+import { consumeCommand } from './consume.js';
 
 // grpc-js's own log lines ("E No address added out of total 1 resolved") repeat, in its words, an
 // error the commands report in theirs. GRPC_VERBOSITY still turns them on, here and in workers.
@@ -31,6 +32,7 @@ const program = new Command('falco-grpc-output')
   .version(version, '-V, --version', 'print the version and exit')
   .addCommand(sendCommand())
   .addCommand(receiveCommand())
+  .addCommand(consumeCommand())
   .addCommand(floodCommand())
   .addCommand(certsCommand());
 

@@ -2,15 +2,16 @@
 // Settings come from flags, FALCO_GRPC_OUTPUT_* environment variables and a falco.yaml-style
 // --config file, in that order of precedence, and are checked before anything listens.
 
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { createReceiver } from '../receiver/receiver.js';
 import { defaultMaxConnections, openFileLimits } from '../receiver/fd-limit.js';
 import { createInterface } from 'node:readline';
 import { DiscardSink, JsonLinesSink } from '../receiver/sinks.js';
 import { FaultSink } from '../flood/fault-sink.js';
+import { addNatsFlags } from './nats-flags.js';
 import { addTlsFlags, checkTlsFiles, type TlsLabels } from './tls-flags.js';
 import type { TlsOptions } from '../tls/pem.js';
-import { fillFromConfig, readBooleanEnv } from './config-options.js';
+import { fillFromConfig, parsedBy, readBooleanEnv } from './config-options.js';
 import { metricsListenOption, serveMetrics } from './metrics-option.js';
 import { registerReceiverMetrics } from '../metrics/receiver-metrics.js';
 import { createConsole } from '../console/server.js';
@@ -33,17 +34,6 @@ import {
 
 /** Every receive flag but --control-stdin can also be set as FALCO_GRPC_OUTPUT_<FLAG>. */
 export const ENV_PREFIX = 'FALCO_GRPC_OUTPUT_';
-
-/** A commander argument parser from a check of src/config/checks.ts. */
-function parsedBy<T>(check: (value: unknown) => T): (value: string) => T {
-  return (value) => {
-    try {
-      return check(value);
-    } catch (err) {
-      throw new InvalidArgumentError((err as Error).message);
-    }
-  };
-}
 
 function listenParser(value: string, previous: string[] | undefined): string[] {
   const addresses = value.split(',').map((a) => a.trim()).filter((a) => a !== '');
@@ -99,13 +89,17 @@ export function receiveCommand(): Command {
     .addOption(option('--ui-token-file <file>', 'web console: every request must bring the token in this file (open the page as /?token=...)', 'UI_TOKEN_FILE'))
     .addOption(option('--ui-client-certs', "web console: browsers must present a certificate signed by the receiver's CA (--tls-ca)", 'UI_CLIENT_CERTS'));
   addTlsFlags(cmd, 'server', ENV_PREFIX);
+  addNatsFlags(cmd, 'receive', ENV_PREFIX);
   return cmd.action(async (flags: { controlStdin?: boolean }) => {
     const report: Report = (level, message) => process.stderr.write(`falco-grpc-output receive: ${level}: ${message}\n`);
     const settings = receiveSettingsFromCommand(cmd, report);
-    const baseSink = settings.discard
-      ? new DiscardSink()
-      : new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
-    const faults = flags.controlStdin ? new FaultSink(baseSink) : null;
+    const baseSink = settings.nats
+      ? undefined
+      : settings.discard
+        ? new DiscardSink()
+        : new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
+    if (settings.nats && flags.controlStdin) throw new Error('--control-stdin drives the local sink; it does not go with --nats');
+    const faults = flags.controlStdin && baseSink ? new FaultSink(baseSink) : null;
     checkUnixListenDirs(settings.listen);
     if (settings.tls) checkTlsFiles(settings.tls, tlsLabels(cmd, settings.tls));
     // Each connection costs a descriptor: the cap stays below the open-file limit (Node raised its soft limit to the hard one).
@@ -115,6 +109,7 @@ export function receiveCommand(): Command {
       listen: settings.listen,
       tls: settings.tls,
       insecure: settings.insecure,
+      nats: settings.nats,
       sink: faults ?? baseSink,
       maxMessageBytes: settings.maxMessageBytes,
       subscriptions: settings.subscriptions

@@ -10,7 +10,8 @@ import { addressFlag, sizeFlag } from './flag-values.js';
 import type { GrpcOutputOptions } from '../outputs/grpc-options.js';
 
 export interface OutputFlags extends TlsFlags {
-  target?: string;
+  /** One receiver or several (--target repeated); a config file gives one. */
+  target?: string | string[];
   bufferBytes?: string | number;
   onFull?: string;
   spool?: string;
@@ -65,9 +66,11 @@ export function buildSendOutputs(flags: OutputFlags, classic: OutputsConfig | nu
     throw new Error("--spool is the gRPC output's (--target); a classic output takes spool: { dir } in its section of the config");
   }
   const bufferBytes = flags.bufferBytes === undefined ? undefined : sizeFlag('--buffer-bytes', flags.bufferBytes);
-  const target = flags.target === undefined ? undefined : addressFlag('--target', flags.target);
+  // Several --target: failover between receivers; each checked on its own.
+  const targets = flags.target === undefined ? [] : (Array.isArray(flags.target) ? flags.target : [flags.target]).map((t) => addressFlag('--target', t));
+  const target = targets.length === 0 ? undefined : targets.length === 1 ? targets[0]! : targets;
   const onFull = onFullFor(flags, count, servingHttp);
-  const tls = target === undefined ? undefined : clientTls(flags, target);
+  const tls = targets.length === 0 ? undefined : targets.map((t) => clientTls(flags, t))[0];
   return createOutputs({
     bufferBytes,
     onFull,

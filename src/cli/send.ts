@@ -228,7 +228,11 @@ function readConfig(cmd: Command): OutputsConfig | null {
 export function sendCommand(): Command {
   const cmd = new Command('send')
     .description('send Falco JSON alerts (json_output: true) from stdin, a file or http_output to a receiver and/or the outputs a falco.yaml enables')
-    .option('--target <addr>', 'receiver address (host:port with mTLS, or unix:///path)')
+    .option(
+      '--target <addr>',
+      'receiver address (host:port with mTLS, or unix:///path); repeat it (or comma-separate) for several receivers: each transmitter uses one and fails over to the others',
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), ...value.split(',').map((t) => t.trim()).filter((t) => t !== '')],
+    )
     .option('--config <file>', "falco.yaml: also write to the outputs it enables (stdout_output, file_output, syslog_output, program_output, http_output) and read falco_grpc_output.send")
     .option('--input <file>', 'read this file instead of stdin')
     .option('--follow', 'with --input: keep reading as the file grows, through rotation and truncation, until SIGINT/SIGTERM')

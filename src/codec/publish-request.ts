@@ -25,7 +25,7 @@ const RESPONSE_WIRE_TYPES = [-1, 2, 0, 0, 2, 2, 2, 2, 2, 2];
  * Checks an alert's structure (known fields have the right wire type, lengths fit, the time and
  * the output_fields entries are well formed) and returns its priority, which --min-priority needs
  * without decoding the alert. Runs for every alert the receiver takes, so its messages are built
- * only when something is wrong.
+ * only when something is wrong. `index` (the alert's place in its request) prefixes the message; -1 for none.
  */
 function checkAlert(buf: Buffer, start: number, end: number, index: number): number {
   const quick = quickCheck(buf, start, end);
@@ -51,8 +51,16 @@ function checkAlert(buf: Buffer, start: number, end: number, index: number): num
     }
     return priority;
   } catch (err) {
-    throw err instanceof MalformedMessageError ? new MalformedMessageError(`alerts[${index}]: ${err.message}`) : err;
+    throw err instanceof MalformedMessageError && index >= 0 ? new MalformedMessageError(`alerts[${index}]: ${err.message}`) : err;
   }
+}
+
+/**
+ * Checks one encoded falco.outputs.response on its own (an alert read from the bus) as the
+ * receiver checks each alert of a request, and returns its priority. Throws MalformedMessageError.
+ */
+export function checkEncodedAlert(bytes: Buffer): number {
+  return checkAlert(bytes, 0, bytes.length, -1);
 }
 
 /**

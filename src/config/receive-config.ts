@@ -10,6 +10,8 @@ import type { ConfigDocument } from './load.js';
 import { ConfigError, definedOnly, type Report } from './section.js';
 import { readTlsKeys } from './tls-keys.js';
 import type { TlsOptions, TlsSettings } from '../tls/pem.js';
+import type { BusOptions } from '../bus/link.js';
+import { busOptionsFrom, readNatsKeys, type NatsOptionValues } from './nats-config.js';
 import { checkConsoleListen, consoleAccessProblem, parseConsoleAddress } from './console-address.js';
 
 /** Falco's grpc.bind_address when grpc.enabled is true and the address is not given. */
@@ -44,7 +46,7 @@ export const RECEIVE_DEFAULTS = {
  * The receive settings of one source (flags, environment or file) before defaults, keyed by the
  * `receive` command's option names so that a file's values can fill the command's options.
  */
-export interface ReceiveOptionValues extends TlsSettings {
+export interface ReceiveOptionValues extends TlsSettings, NatsOptionValues {
   listen?: string[];
   outputFile?: string;
   discard?: boolean;
@@ -90,6 +92,8 @@ export interface ReceiveSettings {
   subscriptions: boolean;
   /** Where to serve Prometheus metrics (host:port), if anywhere. */
   metricsListen?: string;
+  /** With --nats: the bus the receiver relays to (no output file then). */
+  nats?: BusOptions;
   /** Bytes of recent alerts kept for get and for subscribers that fall behind. */
   historyBytes: number;
   /** Subscription streams (sub and get) open at once. */
@@ -135,6 +139,7 @@ export function readReceiveConfig(config: ConfigDocument, report: Report): Recei
   const project = root.section(PROJECT_SECTION);
   const receive = project.section('receive');
   project.section('send'); // `send` reads it
+  project.section('consume'); // `consume` reads it
   project.finish('error', report);
   const own: ReceiveOptionValues = {
     listen: receive.list('listen', checkGrpcAddress),
@@ -146,6 +151,7 @@ export function readReceiveConfig(config: ConfigDocument, report: Report): Recei
     history: receive.value('history', checkPositiveInteger),
     minPriority: receive.value('min_priority', checkPriority),
     metricsListen: receive.value('metrics_listen', checkHostPort),
+    ...readNatsKeys(receive.section('nats')),
     historyBytes: receive.value('history_bytes', checkPositiveInteger),
     maxSubscribers: receive.value('max_subscribers', checkPositiveInteger),
     maxProducers: receive.value('max_producers', checkPositiveInteger),
@@ -215,7 +221,12 @@ export function resolveReceiveSettings(values: ReceiveOptionValues): ReceiveSett
   if (tcp && !tls && !insecure) {
     throw new ConfigError(`${tcp} is a TCP address: give a CA, a certificate and a key for mTLS (--tls-ca/--tls-cert/--tls-key or the config keys), or --insecure for plaintext`);
   }
+  const nats = busOptionsFrom(values);
+  if (nats && (values.outputFile !== undefined || values.discard)) {
+    throw new ConfigError(`--nats relays alerts to the bus; --output-file and --discard do not go with it (read the stream with consume --config)`);
+  }
   return {
+    nats,
     listen,
     tls,
     insecure,

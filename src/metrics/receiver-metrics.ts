@@ -12,7 +12,7 @@ export interface ReceiverStatsSource {
 }
 
 /** The numeric counts of ReceiverStats. */
-type Count = { [K in keyof ReceiverStats]: ReceiverStats[K] extends number ? K : never }[keyof ReceiverStats];
+type Count = { [K in keyof ReceiverStats]-?: ReceiverStats[K] extends number ? K : never }[keyof ReceiverStats];
 
 const PREFIX = `${METRIC_PREFIX}receiver_`;
 
@@ -49,24 +49,32 @@ export function registerReceiverMetrics(registry: Registry, receiver: ReceiverSt
   for (const [name, help, count] of GAUGES) {
     addMirroredGauge(registry, { name: PREFIX + name, help, samples: () => [[{}, stats()[count]]] });
   }
+  // With --nats only (no samples without a bus): a receiver whose bus is not ready acks nothing.
+  const bus = (pick: (b: NonNullable<ReceiverStats['bus']>) => number) => (): Sample[] => {
+    const b = stats().bus;
+    return b ? [[{ stream: b.stream }, pick(b)]] : [];
+  };
+  const labelNames = ['stream'];
+  addMirroredGauge(registry, { name: `${PREFIX}bus_ready`, help: 'With --nats: 1 while alerts can be made durable on the bus, else 0.', labelNames, samples: bus((b) => (b.state === 'ready' ? 1 : 0)) });
+  addMirroredGauge(registry, { name: `${PREFIX}bus_publishes_outstanding`, help: 'With --nats: alerts published and waiting for their PubAck.', labelNames, samples: bus((b) => b.outstanding) });
   const perPeer = (pick: (s: SubscriberStats) => number) => (): Sample[] => subscribers().map((s) => [{ peer: s.peer }, pick(s)]);
-  const labelNames = ['peer'];
+  const peerLabel = ['peer'];
   addMirroredGauge(registry, {
     name: `${PREFIX}subscription_queued_alerts`,
     help: "Alerts waiting in a current subscriber's own queue.",
-    labelNames,
+    labelNames: peerLabel,
     samples: perPeer((s) => s.queued),
   });
   addMirroredCounter(registry, {
     name: `${PREFIX}subscription_alerts_sent_total`,
     help: 'Alerts written to a current subscriber.',
-    labelNames,
+    labelNames: peerLabel,
     samples: perPeer((s) => s.sent),
   });
   addMirroredCounter(registry, {
     name: `${PREFIX}subscription_alerts_dropped_total`,
     help: 'Alerts a current subscriber lost because it fell more than --subscriber-queue behind.',
-    labelNames,
+    labelNames: peerLabel,
     samples: perPeer((s) => s.dropped),
   });
 }

@@ -2,6 +2,7 @@
 // and copied into every output's ring, so a stalled output loses only its own copies.
 
 import { AlertEncoder, AlertTooLargeError, type AlertInput } from '../codec/alert.js';
+import { checkEncodedAlert } from '../codec/publish-request.js';
 import type { FlushResult, OutputStats } from '../host/output.js';
 import type { RingOutput } from '../host/ring-output.js';
 import type { ChannelConfig, ChannelOptions, ChannelType } from '../destinations/channels/registry.js';
@@ -42,10 +43,7 @@ export class Outputs {
 
   /** True when every output took the alert; an output with a full ring drops and counts only its own copy. */
   emit(alert: AlertInput): boolean {
-    // Refused before any output counts it, so the outputs' counts stay equal.
-    for (const output of this.outputs) {
-      if (output.closed) throw new Error(`falco-grpc-output: ${output.name}: emit() called after close()`);
-    }
+    this.checkOpen();
     this.emitted++;
     let length: number;
     try {
@@ -59,6 +57,32 @@ export class Outputs {
     let all = true;
     for (const output of this.outputs) all = output.emitEncoded(this.encoder.scratch, length) && all;
     return all;
+  }
+
+  /**
+   * An alert already encoded as falco.outputs.response (read from the bus, say): checked as the
+   * receiver checks alerts, then copied into every ring. A malformed one counts as an invalid
+   * drop in every output and throws MalformedMessageError.
+   */
+  emitEncoded(bytes: Buffer): boolean {
+    this.checkOpen();
+    this.emitted++;
+    try {
+      checkEncodedAlert(bytes);
+    } catch (err) {
+      for (const output of this.outputs) output.countUnencodable('invalid');
+      throw err;
+    }
+    let all = true;
+    for (const output of this.outputs) all = output.emitEncoded(bytes, bytes.length) && all;
+    return all;
+  }
+
+  /** Refused before any output counts it, so the outputs' counts stay equal. */
+  private checkOpen(): void {
+    for (const output of this.outputs) {
+      if (output.closed) throw new Error(`falco-grpc-output: ${output.name}: emit() called after close()`);
+    }
   }
 
   async flush(timeoutMs?: number): Promise<FlushResult> {

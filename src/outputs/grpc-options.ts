@@ -6,10 +6,15 @@ import type { QueueOptions } from '../host/output.js';
 import { resolveQueue, type ResolvedQueue } from '../host/queue-options.js';
 import { positive as checked } from '../common/check.js';
 import type { SenderConfig } from '../destinations/grpc/config.js';
+import { channelTarget } from '../destinations/grpc/targets.js';
 
 export interface GrpcOutputOptions extends QueueOptions {
-  /** `host:port` or `unix:///path/to.sock`. */
-  target: string;
+  /**
+   * `host:port` or `unix:///path/to.sock`; or several `host:port` receivers (a DNS name with several
+   * addresses counts as several): each producer uses one, picked at random, and moves to another
+   * when it fails, resending what was not acked.
+   */
+  target: string | readonly string[];
   /** mTLS material (PEM text or file paths). Required for TCP targets unless `insecure`. */
   tls?: TlsOptions;
   /** Explicit opt-in to plaintext TCP. */
@@ -38,6 +43,8 @@ export interface GrpcOutputOptions extends QueueOptions {
 
 export interface ResolvedOptions {
   sender: SenderConfig;
+  /** The targets as given, comma-joined: the output's name. */
+  label: string;
   queue: ResolvedQueue;
   warnInsecure: boolean;
   /** The producerId option as given, or null. */
@@ -59,23 +66,28 @@ const positive = (name: string, value: number | undefined, fallback: number, min
   checked('createGrpcOutput', name, value, fallback, min);
 
 export function resolveOptions(options: GrpcOutputOptions): ResolvedOptions {
-  const { target } = options;
-  if (typeof target !== 'string' || target === '') {
-    throw new TypeError('createGrpcOutput: target is required ("host:port" or "unix:///path")');
+  const targets = typeof options.target === 'string' ? [options.target] : options.target;
+  if (!Array.isArray(targets) || targets.length === 0 || targets.some((t) => typeof t !== 'string' || t === '')) {
+    throw new TypeError('createGrpcOutput: target is required ("host:port" or "unix:///path", or a list of host:port)');
   }
-  const isUnix = target.startsWith('unix:');
+  const isUnix = targets[0]!.startsWith('unix:');
+  if (targets.length > 1) {
+    const bad = targets.find((t) => !/^(\[[^\]]+\]|[^:\s/]+):\d+$/.test(t));
+    if (bad !== undefined) throw new TypeError(`createGrpcOutput: with several targets each must be host:port, got ${JSON.stringify(bad)}`);
+  }
   if (!isUnix && !options.tls && !options.insecure) {
     throw new Error(
-      `createGrpcOutput: ${target} is a TCP target: give tls { ca, cert, key } for mTLS, or insecure: true for plaintext`,
+      `createGrpcOutput: ${targets.join(', ')} ${targets.length > 1 ? 'are TCP targets' : 'is a TCP target'}: give tls { ca, cert, key } for mTLS, or insecure: true for plaintext`,
     );
   }
   const tls = options.tls ? loadTls(options.tls) : null;
   return {
+    label: targets.join(','),
     queue: resolveQueue('createGrpcOutput', options),
     warnInsecure: !isUnix && !tls,
     requestedProducerId: options.producerId ?? null,
     sender: {
-      target,
+      target: channelTarget(targets),
       tls,
       serverName: options.serverName,
       producerId: wireProducerId(options.producerId),

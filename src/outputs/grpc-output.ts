@@ -17,14 +17,14 @@ export function createGrpcOutput(options: GrpcOutputOptions): GrpcOutput {
 /** The same, as the ring output it is: the fan-out (src/outputs/fan-out.ts) copies encoded alerts into it. */
 export function createGrpcRingOutput(options: GrpcOutputOptions): RingOutput {
   const resolved = resolveOptions(options);
-  const output = new RingOutput(`grpc ${resolved.sender.target}`, resolved.queue, {
+  const output = new RingOutput(`grpc ${resolved.label}`, resolved.queue, {
     kind: 'grpc',
     config: resolved.sender,
     requestedProducerId: resolved.requestedProducerId,
   });
   if (resolved.warnInsecure && !warnedInsecure) {
     warnedInsecure = true;
-    process.emitWarning(`sending alerts to ${resolved.sender.target} in plaintext (insecure: true)`, {
+    process.emitWarning(`sending alerts to ${resolved.label} in plaintext (insecure: true)`, {
       code: 'FALCO_GRPC_OUTPUT_INSECURE',
     });
   }

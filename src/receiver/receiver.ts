@@ -2,10 +2,12 @@
 // or on unix sockets, hands each producer's alerts to the sink in order and exactly once,
 // and acknowledges what the sink made durable. The parts: server.ts (listeners, TLS, health,
 // shutdown), publish-stream.ts (one Publish stream: window, acks), ingest.ts (dedupe and order
-// per producer, min-priority, sink and followers), subscriptions.ts (Falco's subscription API).
+// per producer, min-priority, sink and followers), subscriptions.ts (Falco's subscription API),
+// bus-relay.ts (with `nats`: the JetStream sink, and subscribers fed from the stream).
 
 import type { TlsOptions } from '../tls/pem.js';
 import type { LogFn } from '../common/log.js';
+import type { BusOptions, BusState } from '../bus/link.js';
 import type { Sink, SinkStatus } from './sinks.js';
 import type { SubscriberStats, SubscriptionOptions } from './subscriptions.js';
 import type { ProducerStats } from './producers.js';
@@ -50,6 +52,19 @@ export interface ReceiverOptions {
   connections?: Partial<ConnectionLimits>;
   /** Where to report protocol problems. Default stderr. */
   log?: LogFn;
+  /**
+   * Scale-out: a stateless relay on NATS JetStream. Every fresh alert is published to the
+   * stream and acknowledged to its producer only once JetStream stored it; `sub` and `get` are
+   * served from the stream (minPriority then picks subjects for them; the bus gets everything).
+   * Not with `sink`. Health is NOT_SERVING, and Publish refused, while the bus is not ready.
+   */
+  nats?: BusOptions;
+  /**
+   * Connections older than this are asked to go (GOAWAY) and closed 30 s later, so long-lived
+   * Publish streams spread again over replicas that came back. Default 5 minutes with `nats`,
+   * never without.
+   */
+  maxConnectionAgeMs?: number;
 }
 
 export interface ReceiverStats {
@@ -85,6 +100,8 @@ export interface ReceiverStats {
   subscribers: number;
   /** Alerts dropped from subscribers' own queues (a slow subscriber loses its oldest). */
   subscriberDrops: number;
+  /** With `nats`: whether alerts can be made durable now, and publishes waiting for their PubAck. */
+  bus?: { stream: string; state: BusState; reason: string; outstanding: number };
   /** Subscription streams (sub, get) refused because --max-subscribers were open. */
   refusedSubscribers: number;
 }

@@ -19,6 +19,7 @@ import { RateLimitedLog } from '../common/rate-limited-log.js';
 import { Listeners, type ConnectionLimits } from './listeners.js';
 import { defaultMaxConnections } from './fd-limit.js';
 import { SubscriptionHub, type SubscriberStats } from './subscriptions.js';
+import { BusRelay } from './bus-relay.js';
 import type { AlertListener } from './ingest.js';
 import type { ProducerStats } from './producers.js';
 import type { Sink, SinkStatus } from './sinks.js';
@@ -29,6 +30,10 @@ const PROTO_FILES = ['falco/transmit/v1/transmit.proto', 'falco/outputs/outputs.
 const TRANSMITTER_SERVICE = 'falco.transmit.v1.Transmitter';
 /** Per-stream HTTP/2 receive window the receiver grants (the default is 64 KiB). */
 const FLOW_CONTROL_WINDOW = 4 * 1024 * 1024;
+/** With a bus: connections are asked to go after this long, so streams spread over replicas again. */
+const DEFAULT_MAX_CONNECTION_AGE_MS = 5 * 60_000;
+/** How long a connection asked to go may finish its calls. */
+const MAX_CONNECTION_AGE_GRACE_MS = 30_000;
 /** Connections without any call are closed after this long. */
 const IDLE_CONNECTION_MS = 5 * 60 * 1000;
 /** How long close() waits for the sink to finish the requests in hand. */
@@ -55,6 +60,7 @@ export class ReceiverServer implements Receiver {
   private warnedNoSession = false;
   private closed: Promise<void> | null = null;
   private readonly streamContext: StreamContext;
+  private readonly relay: BusRelay | null = null;
 
   constructor(private readonly opts: ReceiverOptions) {
     if (!opts.listen || opts.listen.length === 0) throw new TypeError('createReceiver: listen needs at least one address');
@@ -69,12 +75,25 @@ export class ReceiverServer implements Receiver {
     if (opts.maxProducers !== undefined && (!Number.isInteger(opts.maxProducers) || opts.maxProducers < 1)) {
       throw new RangeError(`createReceiver: maxProducers must be a whole number >= 1, got ${String(opts.maxProducers)}`);
     }
-    this.hub = new SubscriptionHub({ log: (line) => this.logLimited.say('subscriber-refused', line), ...(opts.subscriptions || {}) });
-    this.sink = opts.sink ?? new JsonLinesSink();
+    const minPriority = resolveMinPriority(opts.minPriority);
+    const subscriptions = { log: (line: string) => this.logLimited.say('subscriber-refused', line), ...(opts.subscriptions || {}) };
+    if (opts.nats) {
+      if (opts.sink) throw new TypeError('createReceiver: nats and sink do not go together: with nats, the stream is the sink');
+      const relay = new BusRelay(opts.nats, minPriority, opts.subscriptions ? (opts.subscriptions.historyAlerts ?? 10_000) : 10_000, this.log);
+      this.relay = relay;
+      this.hub = new SubscriptionHub(subscriptions, () => relay.recent());
+      if (opts.subscriptions !== false) relay.follow(this.hub);
+      relay.link.onState((state) => this.setHealth(state === 'ready' && !this.stopping));
+      this.setHealth(false);
+    } else {
+      this.hub = new SubscriptionHub(subscriptions);
+    }
+    this.sink = this.relay?.sink ?? opts.sink ?? new JsonLinesSink();
     this.ingest = new Ingest({
       sink: this.sink,
-      followers: opts.subscriptions === false ? [] : [this.hub],
-      minPriority: resolveMinPriority(opts.minPriority),
+      // With a bus, subscribers read the stream; and the bus takes every alert, minPriority picking what they get.
+      followers: this.relay || opts.subscriptions === false ? [] : [this.hub],
+      minPriority: this.relay ? 7 : minPriority,
       log: this.log,
       sinkState: (error) => this.sinkChanged(error),
       maxProducers: opts.maxProducers,
@@ -86,12 +105,14 @@ export class ReceiverServer implements Receiver {
       stopping: () => this.stopping,
       ended: (stream) => this.streams.delete(stream),
     };
+    const maxAge = opts.maxConnectionAgeMs ?? (opts.nats ? DEFAULT_MAX_CONNECTION_AGE_MS : undefined);
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': opts.maxMessageBytes ?? 16 * 1024 * 1024,
       'grpc.keepalive_permit_without_calls': 1,
       // A connection with no call for this long is closed (GOAWAY); transmitters and subscribers keep a call open.
       'grpc.max_connection_idle_ms': IDLE_CONNECTION_MS,
       'grpc.http2.min_ping_interval_without_data_ms': 5000,
+      ...(maxAge !== undefined && { 'grpc.max_connection_age_ms': maxAge, 'grpc.max_connection_age_grace_ms': MAX_CONNECTION_AGE_GRACE_MS }),
     });
     this.server.addService(
       {
@@ -114,9 +135,17 @@ export class ReceiverServer implements Receiver {
     new ReflectionService(definition).addToServer(this.server);
   }
 
+  private setHealth(serving: boolean): void {
+    const status = serving ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', status);
+    this.health.setStatus(TRANSMITTER_SERVICE, status);
+  }
+
   async start(): Promise<string[]> {
     if (this.started) throw new Error('createReceiver: start() was already called');
     this.started = true;
+    // A bus that refuses us (credentials, a conflicting stream) stops the receiver before it listens.
+    await this.relay?.start();
     const credentials = this.opts.tls ? loadTls(this.opts.tls) : null;
     // Connections reach grpc-js already through TLS (done by Listeners), so its side is plaintext HTTP/2.
     const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -136,6 +165,11 @@ export class ReceiverServer implements Receiver {
   private publish(call: PublishCall): void {
     if (this.stopping) {
       call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'receiver is shutting down' });
+      return;
+    }
+    if (this.relay && this.relay.link.state !== 'ready') {
+      // Nothing could be acked: the producer keeps its alerts and tries again, here or elsewhere.
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: `receiver's bus is not ready: ${this.relay.link.stateReason}` });
       return;
     }
     this.widenFlowControl(call);
@@ -188,9 +222,8 @@ export class ReceiverServer implements Receiver {
 
   private async shutdown(): Promise<void> {
     this.stopping = true;
-    this.health.setStatus('', 'NOT_SERVING');
-    this.health.setStatus(TRANSMITTER_SERVICE, 'NOT_SERVING');
-    this.listeners?.stopAccepting();
+    this.setHealth(false);
+    for (const addr of this.bound) this.server.unbind(addr);
     // Finish what each stream has in hand (its acks go out), then end it.
     const inHand = Promise.all([...this.streams].map((s) => s.done));
     for (const stream of [...this.streams]) stream.drain();
@@ -203,6 +236,7 @@ export class ReceiverServer implements Receiver {
     clearTimeout(timer);
     if (gaveUp) this.log(`falco-grpc-output receive: requests still in hand after ${SHUTDOWN_GRACE_MS} ms; stopping without their acks`);
     await this.ingest.close();
+    await this.relay?.close();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -257,6 +291,9 @@ export class ReceiverServer implements Receiver {
       evictedProducers: this.ingest.evictedProducers,
       sinkError: this.ingest.sinkError,
       ...this.hub.stats(),
+      ...(this.relay && {
+        bus: { stream: this.relay.link.stream, state: this.relay.link.state, reason: this.relay.link.stateReason, outstanding: this.relay.link.publisher?.outstanding ?? 0 },
+      }),
     };
   }
 }

@@ -9,6 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ServerHttp2Stream } from 'node:http2';
 import { createRequire } from 'node:module';
+import { once } from 'node:events';
 import { response as versionResponse } from '../gen/falco/version/version.js';
 import type { LogFn } from '../common/log.js';
 import { AlertLog } from './alert-log.js';
@@ -171,7 +172,14 @@ export class SubscriptionHub implements Sink {
     if (this.subscribers.has(s)) this.ready.add(s);
   };
 
-  constructor(options: SubscriptionOptions = {}) {
+  /**
+   * `busRecent`: where `get` reads from instead of this process's log (the bus's retained
+   * alerts); it resolves null when that source is unavailable.
+   */
+  constructor(
+    options: SubscriptionOptions = {},
+    private readonly busRecent?: () => Promise<readonly Buffer[] | null>,
+  ) {
     this.queueAlerts = wholeNumber('queueAlerts', options.queueAlerts ?? 50_000);
     this.historyAlerts = wholeNumber('historyAlerts', options.historyAlerts ?? 10_000);
     this.maxSubscribers = wholeNumber('maxSubscribers', options.maxSubscribers ?? 100);
@@ -181,7 +189,12 @@ export class SubscriptionHub implements Sink {
 
   /** Every accepted alert, in order, as its encoded falco.outputs.response. */
   write(run: AlertRun): void {
-    for (const alert of run.alerts) this.log.append(alert);
+    this.offer(run.alerts);
+  }
+
+  /** Alerts for every subscriber and for `get`, in order (from ingest, or read back from the bus). */
+  offer(alerts: readonly Buffer[]): void {
+    for (const alert of alerts) this.log.append(alert);
     for (const s of this.ready) {
       s.pump();
       if (s.waiting) this.ready.delete(s);
@@ -254,10 +267,33 @@ export class SubscriptionHub implements Sink {
     });
   }
 
-  /** `get`: the retained recent alerts, then the call completes. */
+  /** `get`: the retained recent alerts, then the call completes; with a bus, the stream's. */
   private history(call: grpc.ServerWritableStream<Buffer, Buffer>): void {
+    if (this.busRecent) {
+      void this.busHistory(call, this.busRecent);
+      return;
+    }
     const from = Math.max(this.log.first, this.log.next - this.historyAlerts);
     this.admit(call, from, this.log.next)?.pump();
+  }
+
+  private async busHistory(call: grpc.ServerWritableStream<Buffer, Buffer>, read: () => Promise<readonly Buffer[] | null>): Promise<void> {
+    let alerts: readonly Buffer[] | null;
+    try {
+      alerts = await read();
+    } catch (err) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: `reading the bus failed: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
+    if (alerts === null) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the bus is not ready' });
+      return;
+    }
+    for (const alert of alerts) {
+      if (call.cancelled) return;
+      if (!call.write(alert)) await once(call, 'drain');
+    }
+    call.end();
   }
 
   /** Adds falco.version.service, and falco.outputs.service unless `outputs` is false. */

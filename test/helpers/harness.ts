@@ -2,6 +2,7 @@
 // what it gets, a receiver CLI child process, and polling.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { decodeAlert, type AlertInput, type AlertRun, type FalcoAlert, type GrpcOutput, type Sink } from '../../dist/src/index.js';
 
@@ -9,6 +10,7 @@ import { decodeAlert, type AlertInput, type AlertRun, type FalcoAlert, type Grpc
 import { BASE_NS, numberedAlert as numbered } from '../fixtures/numbered-alert.mjs';
 
 export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+const SUBSCRIBER = fileURLToPath(new URL('../fixtures/subscriber.mjs', import.meta.url));
 
 /** Alert number `i`: its seq in output_fields, nanosecond time and a 64-bit evt.time that differ per alert. */
 export const numberedAlert = numbered as (i: number) => AlertInput;
@@ -116,6 +118,39 @@ export async function startReceiverProcess(args: string[], env: Record<string, s
   if (child.exitCode !== null) throw new Error(`receiver exited: ${err}`);
   const addresses = [...err.matchAll(/listening on (\S+)/g)].map((m) => m[1]!);
   return { child, addresses, stderr: () => err, exited };
+}
+
+/**
+ * A Falco subscription client (test/fixtures/subscriber.mjs) in a process of its own, so it can be
+ * frozen with SIGSTOP; `cleanup` is given the kill to run after the test.
+ */
+export async function subscriberProcess(addr: string, args: string[], cleanup: (fn: () => void) => void) {
+  const child: ChildProcess = spawn(process.execPath, [SUBSCRIBER, addr, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  cleanup(() => void child.kill('SIGKILL'));
+  const lines: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
+  await waitFor('subscriber ready', () => lines.includes('subscribed'), 15_000);
+  const seqs = async (): Promise<number[]> => {
+    const before = lines.length;
+    child.stdin!.write('report\n');
+    await waitFor('subscriber report', () => lines.length > before, 15_000);
+    return (JSON.parse(lines[lines.length - 1]!) as { seqs: number[] }).seqs;
+  };
+  return {
+    child,
+    /** output_fields.seq of every alert received so far. */
+    seqs,
+    /** The seq of every alert it received, once it has received at least `count`. */
+    async seqsUntil(count: number, timeoutMs = 60_000): Promise<number[]> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const got = await seqs();
+        if (got.length >= count) return got;
+        if (Date.now() > deadline) throw new Error(`subscriber has ${got.length} of ${count} alerts after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+  };
 }
 
 /**

@@ -3,6 +3,7 @@
 import type { LoadedTls } from '../../tls/pem.js';
 
 export interface SenderConfig {
+  /** The channel target: one address, or several joined for the targets resolver (targets.ts). */
   target: string;
   tls: LoadedTls | null;
   serverName: string | undefined;

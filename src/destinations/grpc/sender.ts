@@ -9,6 +9,7 @@ import type { RecordSource } from '../../ring/record-source.js';
 import type { SenderConfig } from './config.js';
 import { PublishRequestWriter } from '../../codec/publish-request.js';
 import { backoffDelay } from '../../common/backoff.js';
+import { registerTargetsResolver, SERVICE_CONFIG } from './targets.js';
 import { diagnoseConnection } from './diagnose.js';
 
 const PUBLISH_PATH = '/falco.transmit.v1.Transmitter/Publish';
@@ -58,6 +59,7 @@ export function channelOptions(cfg: SenderConfig): grpc.ChannelOptions {
     'grpc.initial_reconnect_backoff_ms': cfg.reconnectInitialMs,
     'grpc.max_reconnect_backoff_ms': cfg.reconnectMaxMs,
     'grpc.max_send_message_length': -1,
+    'grpc.service_config': SERVICE_CONFIG,
   };
   if (cfg.keepaliveMs > 0) {
     options['grpc.keepalive_time_ms'] = cfg.keepaliveMs;
@@ -104,6 +106,7 @@ export class Sender {
     private readonly cfg: SenderConfig,
     private readonly events: SenderEvents,
   ) {
+    registerTargetsResolver();
     this.client = new grpc.Client(cfg.target, channelCredentials(cfg), channelOptions(cfg));
     this.request = new PublishRequestWriter(cfg.producerId, cfg.batchAlerts);
     this.ackedSeq = ring.ackedSeq();
