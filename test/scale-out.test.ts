@@ -223,6 +223,22 @@ describe('scale-out: receivers on one JetStream', () => {
     expect(await getSeqs(addr!)).toEqual(odd);
     expect(await readStream(bus.url, 'FALCO_ALERTS')).toHaveLength(1000);
   });
+  it('get from the bus counts against --max-subscribers like any subscription stream', async () => {
+    const bus = await nats();
+    const receiver = createReceiver({ listen: ['127.0.0.1:0'], tls: serverTls(), nats: { servers: [bus.url] }, subscriptions: { maxSubscribers: 1 }, log: () => {} });
+    cleanups.push(() => receiver.close());
+    const [addr] = await receiver.start();
+    const p = producer([addr!], 'capped');
+    await emitPaced(p, 0, 100);
+    expect(await p.flush(30_000)).toMatchObject({ flushed: true });
+    const sub = await subscriberProcess(addr!, ['--tls-dir', writePki()], (fn) => cleanups.push(fn));
+    await waitFor('subscribed', () => receiver.stats().subscribers === 1);
+    await expect(getSeqs(addr!)).rejects.toMatchObject({ code: 8, details: '1 subscription streams are open, the limit (--max-subscribers 1)' });
+    sub.child.kill('SIGKILL');
+    await waitFor('the subscriber gone', () => receiver.stats().subscribers === 0);
+    expect(await getSeqs(addr!)).toEqual(range(0, 100));
+    expect(receiver.stats().refusedSubscribers).toBe(1);
+  });
 });
 
 describe('scale-out: the bus failing', () => {

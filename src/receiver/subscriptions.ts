@@ -168,6 +168,8 @@ export class SubscriptionHub implements Sink {
   private readonly report: LogFn;
   private droppedByGone = 0;
   private refused = 0;
+  /** Bus `get`s being written: they hold what they read, so they count against the cap. */
+  private busGets = 0;
   private readonly markReady = (s: Subscriber): void => {
     if (this.subscribers.has(s)) this.ready.add(s);
   };
@@ -236,15 +238,20 @@ export class SubscriptionHub implements Sink {
     this.droppedByGone += dropped + queued;
   }
 
+  /** True (and the call refused) when --max-subscribers streams are open: log subscribers and bus `get`s alike. */
+  private refusedAtCap(call: OutgoingCall): boolean {
+    const open = this.subscribers.size + this.busGets;
+    if (open < this.maxSubscribers) return false;
+    this.refused++;
+    const details = `${open} subscription streams are open, the limit (--max-subscribers ${this.maxSubscribers})`;
+    this.report(`falco-grpc-output receive: refused a subscriber from ${call.getPeer()}: ${details}`);
+    call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details });
+    return true;
+  }
+
   /** A new subscription stream, or null when the cap is reached (the call is then refused). */
   private admit(call: OutgoingCall, from: number, until: number | null): Subscriber | null {
-    if (this.subscribers.size >= this.maxSubscribers) {
-      this.refused++;
-      const details = `${this.subscribers.size} subscription streams are open, the limit (--max-subscribers ${this.maxSubscribers})`;
-      this.report(`falco-grpc-output receive: refused a subscriber from ${call.getPeer()}: ${details}`);
-      call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details });
-      return null;
-    }
+    if (this.refusedAtCap(call)) return null;
     const s = new Subscriber(call, this.log, this.queueAlerts, from, until, this.markReady);
     this.subscribers.add(s);
     this.ready.add(s);
@@ -277,7 +284,21 @@ export class SubscriptionHub implements Sink {
     this.admit(call, from, this.log.next)?.pump();
   }
 
+  /**
+   * `get` from the bus's retained alerts. It holds what it read until written, so it counts
+   * against --max-subscribers like any subscription stream: bounded memory however many call.
+   */
   private async busHistory(call: grpc.ServerWritableStream<Buffer, Buffer>, read: () => Promise<readonly Buffer[] | null>): Promise<void> {
+    if (this.refusedAtCap(call)) return;
+    this.busGets++;
+    try {
+      await this.writeBusHistory(call, read);
+    } finally {
+      this.busGets--;
+    }
+  }
+
+  private async writeBusHistory(call: grpc.ServerWritableStream<Buffer, Buffer>, read: () => Promise<readonly Buffer[] | null>): Promise<void> {
     let alerts: readonly Buffer[] | null;
     try {
       alerts = await read();
@@ -291,7 +312,8 @@ export class SubscriptionHub implements Sink {
     }
     for (const alert of alerts) {
       if (call.cancelled) return;
-      if (!call.write(alert)) await once(call, 'drain');
+      // A client that goes away mid-write ends the wait too: its `get` must not hold a place for ever.
+      if (!call.write(alert)) await Promise.race([once(call, 'drain'), once(call, 'cancelled'), once(call, 'close')]);
     }
     call.end();
   }
