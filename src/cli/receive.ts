@@ -93,12 +93,11 @@ export function receiveCommand(): Command {
   return cmd.action(async (flags: { controlStdin?: boolean }) => {
     const report: Report = (level, message) => process.stderr.write(`falco-grpc-output receive: ${level}: ${message}\n`);
     const settings = receiveSettingsFromCommand(cmd, report);
-    const baseSink = settings.nats
-      ? undefined
-      : settings.discard
-        ? new DiscardSink()
-        : new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
     if (settings.nats && flags.controlStdin) throw new Error('--control-stdin drives the local sink; it does not go with --nats');
+    // With --nats the bus is the sink (the receiver makes it); else a file, stdout or nothing.
+    let baseSink: DiscardSink | JsonLinesSink | undefined;
+    if (settings.discard) baseSink = new DiscardSink();
+    else if (!settings.nats) baseSink = new JsonLinesSink(settings.outputFile ? { file: settings.outputFile } : { stream: process.stdout });
     const faults = flags.controlStdin && baseSink ? new FaultSink(baseSink) : null;
     checkUnixListenDirs(settings.listen);
     if (settings.tls) checkTlsFiles(settings.tls, tlsLabels(cmd, settings.tls));

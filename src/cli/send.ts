@@ -16,7 +16,8 @@ import { checkTopLevelKeys } from '../config/falco-keys.js';
 import { parseOutputsConfig, type OutputsConfig } from '../config/outputs-config.js';
 import { parseSendSettings } from '../config/send-config.js';
 import type { Report } from '../config/section.js';
-import { fillFromConfig } from './config-options.js';
+import { fillFromConfig, parsedBy } from './config-options.js';
+import { checkPositiveInteger } from '../config/checks.js';
 import { buildSendOutputs, onFullFor, summarize, type OutputFlags } from './send-outputs.js';
 import { addTlsFlags, inFlagWords } from './tls-flags.js';
 import { watchOutputs, type OutputWatch } from './output-watch.js';
@@ -33,7 +34,7 @@ interface SendFlags extends OutputFlags {
   httpListen?: string;
   flushTimeout: string;
   httpRequestTimeout: string;
-  httpMaxConnections: string;
+  httpMaxConnections: number;
   metricsListen?: string;
 }
 
@@ -239,7 +240,7 @@ export function sendCommand(): Command {
     .option('--from-end', 'with --follow: skip the lines already in the file')
     .option('--http-listen <addr>', "host:port: take Falco's http_output POSTs (one alert each) instead of reading stdin")
     .option('--http-request-timeout <seconds>', 'with --http-listen: a request must be complete within this time, or it is answered 408 and closed', '30')
-    .option('--http-max-connections <n>', 'with --http-listen: most connections open at once; more are closed on arrival and counted', '256')
+    .option('--http-max-connections <n>', 'with --http-listen: most connections open at once; more are closed on arrival and counted', parsedBy(checkPositiveInteger), 256)
     .option('--buffer-bytes <size>', 'ring size of each output: bytes, or with a unit (512KiB, 8MiB; default 8MiB)')
     .option('--on-full <block|drop>', 'when an output is full: wait (default with one output, reading lines) or drop and count (default otherwise)')
     .option('--flush-timeout <seconds>', 'how long to wait for the last acks at the end of input', '60')
@@ -254,8 +255,6 @@ export function sendCommand(): Command {
     const flags = cmd.opts<SendFlags>();
     const flushSec = seconds('--flush-timeout', flags.flushTimeout, 0);
     const requestTimeoutSec = seconds('--http-request-timeout', flags.httpRequestTimeout, 0.001);
-    const maxConnections = Number(flags.httpMaxConnections);
-    if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new Error(`--http-max-connections: expected a whole number >= 1, got "${flags.httpMaxConnections}"`);
     checkModes(flags);
     const counters = createSendCounters();
     const servingHttp = flags.httpListen !== undefined;
@@ -274,7 +273,7 @@ export function sendCommand(): Command {
       registerOutputMetrics(r, output.outputs);
       registerInputMetrics(r, counters);
     });
-    if (servingHttp) await serveHttp(flags.httpListen!, output, counters, stop, { requestTimeoutMs: requestTimeoutSec * 1000, maxConnections });
+    if (servingHttp) await serveHttp(flags.httpListen!, output, counters, stop, { requestTimeoutMs: requestTimeoutSec * 1000, maxConnections: flags.httpMaxConnections });
     else await sendLines(lineSource(flags, stop), output, counters, onFullFor(flags, output.outputs.length, false) === 'block', stop);
     await finish(output, counters, flushSec * 1000, watch);
     if (metrics) await metrics.close();

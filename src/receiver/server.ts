@@ -77,16 +77,15 @@ export class ReceiverServer implements Receiver {
     }
     const minPriority = resolveMinPriority(opts.minPriority);
     const subscriptions = { log: (line: string) => this.logLimited.say('subscriber-refused', line), ...(opts.subscriptions || {}) };
+    if (opts.nats && opts.sink) throw new TypeError('createReceiver: nats and sink do not go together: with nats, the stream is the sink');
+    // With a bus, `get` reads the stream's retained alerts (as many as the hub's history) instead of the hub's own log.
+    this.hub = new SubscriptionHub(subscriptions, opts.nats ? () => this.relay!.recent() : undefined);
     if (opts.nats) {
-      if (opts.sink) throw new TypeError('createReceiver: nats and sink do not go together: with nats, the stream is the sink');
-      const relay = new BusRelay(opts.nats, minPriority, opts.subscriptions ? (opts.subscriptions.historyAlerts ?? 10_000) : 10_000, this.log);
+      const relay = new BusRelay(opts.nats, minPriority, this.hub.historyAlerts, this.log);
       this.relay = relay;
-      this.hub = new SubscriptionHub(subscriptions, () => relay.recent());
       if (opts.subscriptions !== false) relay.follow(this.hub);
       relay.link.onState((state) => this.setHealth(state === 'ready' && !this.stopping));
       this.setHealth(false);
-    } else {
-      this.hub = new SubscriptionHub(subscriptions);
     }
     this.sink = this.relay?.sink ?? opts.sink ?? new JsonLinesSink();
     this.ingest = new Ingest({

@@ -9,7 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ServerHttp2Stream } from 'node:http2';
 import { createRequire } from 'node:module';
-import { once } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import { response as versionResponse } from '../gen/falco/version/version.js';
 import type { LogFn } from '../common/log.js';
 import { AlertLog } from './alert-log.js';
@@ -163,7 +163,8 @@ export class SubscriptionHub implements Sink {
   private readonly ready = new Set<Subscriber>();
   private readonly log: AlertLog;
   private readonly queueAlerts: number;
-  private readonly historyAlerts: number;
+  /** Alerts `get` returns at most. */
+  readonly historyAlerts: number;
   private readonly maxSubscribers: number;
   private readonly report: LogFn;
   private droppedByGone = 0;
@@ -311,9 +312,9 @@ export class SubscriptionHub implements Sink {
       return;
     }
     for (const alert of alerts) {
-      if (call.cancelled) return;
+      if (call.cancelled || call.destroyed) return;
       // A client that goes away mid-write ends the wait too: its `get` must not hold a place for ever.
-      if (!call.write(alert)) await Promise.race([once(call, 'drain'), once(call, 'cancelled'), once(call, 'close')]);
+      if (!call.write(alert)) await firstOf(call, ['drain', 'cancelled', 'close', 'error']);
     }
     call.end();
   }
@@ -351,4 +352,16 @@ function rawMethod(path: string, requestStream: boolean, responseStream: boolean
 function wholeNumber(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`subscriptions: ${name} must be a whole number >= 1, got ${String(value)}`);
   return value;
+}
+
+/** Resolves at the first of `events`; the listeners for the others are removed, so waits do not pile up on a long call. */
+async function firstOf(emitter: EventEmitter, events: readonly string[]): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race(events.map((event) => once(emitter, event, { signal: done.signal })));
+  } catch {
+    // 'error' rejects once(): the caller sees the call destroyed and stops
+  } finally {
+    done.abort();
+  }
 }
