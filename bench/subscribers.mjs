@@ -1,8 +1,9 @@
 // A subscriber at ingestion speed (`npm run bench -- --scenario subscribers`): `flood` sends the
 // reference alert at 100,000/s for 10 s into a `receive --discard` child over a unix socket while
-// a subscriber process (subscriber-peer.mjs) reads falco.outputs.service/sub. The ratio is what
-// the subscriber received over what the receiver accepted; what it missed, the receiver counted
-// as dropped from that subscriber's queue. Each repetition fresh processes; medians.
+// a subscriber process (subscriber-peer.mjs) reads falco.outputs.service/sub: a grpc-js client, and
+// a raw HTTP/2 one that takes the client's own per-message cost away. The ratio is what the
+// subscriber received over what the receiver accepted; what it missed, the receiver counted as
+// dropped from that subscriber's queue. Each repetition fresh processes, clients interleaved; medians.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -17,6 +18,8 @@ const CLI = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 const SUBSCRIBER = fileURLToPath(new URL('./subscriber-peer.mjs', import.meta.url));
 const RATE = 100_000;
 const SECONDS = 10;
+// 'none': the same flood with no subscriber, the receiver's own cost to compare with.
+const CLIENTS = ['none', 'grpc-js', 'http2'];
 
 
 /** The lines of a child's stream; `next(pred)` takes the first unread line that matches, now or when it comes. */
@@ -39,7 +42,7 @@ function lines(stream) {
   };
 }
 
-async function runOnce() {
+async function runOnce(client) {
   const dir = mkdtempSync(join(tmpdir(), 'fgo-bench-subs-'));
   const target = `unix://${join(dir, 'r.sock')}`;
   const receiver = spawn(process.execPath, [CLI, 'receive', '--discard', '--control-stdin', '--listen', target], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -52,10 +55,11 @@ async function runOnce() {
   let subscriber;
   try {
     await rx.next((l) => l.includes('listening on'));
-    subscriber = spawn(process.execPath, [SUBSCRIBER, target], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const sub = lines(subscriber.stdout);
-    await sub.next((l) => l.includes('subscribed'));
-    while ((await stats()).subscribers < 1) await new Promise((r) => setTimeout(r, 50));
+    const sub = client === 'none' ? null : lines((subscriber = spawn(process.execPath, [SUBSCRIBER, target, client], { stdio: ['pipe', 'pipe', 'inherit'] })).stdout);
+    if (sub) {
+      await sub.next((l) => l.includes('subscribed'));
+      while ((await stats()).subscribers < 1) await new Promise((r) => setTimeout(r, 50));
+    }
     const rxCpu0 = cpuSeconds(receiver.pid);
     const flood = await new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [CLI, 'flood', '--target', target, '--rate', String(RATE), '--duration', String(SECONDS), '--json'], { stdio: ['ignore', 'pipe', 'ignore'] });
@@ -65,9 +69,9 @@ async function runOnce() {
     });
     const rxCpu = cpuSeconds(receiver.pid) - rxCpu0;
     // What is still on its way to the subscriber arrives within a moment once the flood is over.
-    let received = 0;
-    let subscriberCpuUsPerAlert = 0;
-    for (let settled = 0; settled < 5; ) {
+    let received = NaN;
+    let subscriberCpuUsPerAlert = NaN;
+    for (let settled = 0; sub && settled < 5; ) {
       await new Promise((r) => setTimeout(r, 200));
       const count = sub.next((l) => l.includes('received'));
       subscriber.stdin.write('count\n');
@@ -79,6 +83,7 @@ async function runOnce() {
     }
     const s = await stats();
     return {
+      client,
       offeredPerSec: RATE,
       ackedPerSec: flood.throughputPerSec,
       accepted: s.accepted,
@@ -96,22 +101,30 @@ async function runOnce() {
 }
 
 export async function runSubscribersScenario(reps) {
-  const runs = [];
+  const runs = Object.fromEntries(CLIENTS.map((c) => [c, []]));
   for (let rep = 0; rep < reps; rep++) {
-    process.stderr.write(`bench: a subscriber at ${RATE.toLocaleString('en-US')}/s for ${SECONDS} s (run ${rep + 1}/${reps})\n`);
-    runs.push(await runOnce());
+    for (const client of CLIENTS) {
+      process.stderr.write(`bench: a ${client} subscriber at ${RATE.toLocaleString('en-US')}/s for ${SECONDS} s (run ${rep + 1}/${reps})\n`);
+      runs[client].push(await runOnce(client));
+    }
   }
-  const m = (k) => median(runs.map((r) => r[k]));
-  const result = Object.fromEntries(Object.keys(runs[0]).map((k) => [k, m(k)]));
+  const results = Object.fromEntries(
+    CLIENTS.map((c) => {
+      const numeric = Object.keys(runs[c][0]).filter((k) => typeof runs[c][0][k] === 'number');
+      return [c, { client: c, ...Object.fromEntries(numeric.map((k) => [k, median(runs[c].map((r) => r[k]))])), runs: runs[c] }];
+    }),
+  );
   const lines = [
     `### a subscriber at ${RATE.toLocaleString('en-US')} alerts/s for ${SECONDS} s (unix socket, medians of ${reps})`,
     '',
-    '| acked/s | accepted | subscriber received | dropped from its queue | received / accepted | receiver CPU µs/alert | subscriber (grpc-js client) CPU µs/alert |',
-    '|---|---|---|---|---|---|---|',
-    `| ${fmt(result.ackedPerSec, 0)} | ${fmt(result.accepted, 0)} | ${fmt(result.received, 0)} | ${fmt(result.subscriberDrops, 0)} | ${fmt(result.ratio, 3)} | ${fmt(result.receiverCpuUsPerAlert)} | ${fmt(result.subscriberCpuUsPerAlert)} |`,
+    '| subscriber client | acked/s | accepted | subscriber received | dropped from its queue | received / accepted | receiver CPU µs/alert | subscriber CPU µs/alert |',
+    '|---|---|---|---|---|---|---|---|',
+    ...Object.values(results).map(
+      (r) => `| ${r.client} | ${fmt(r.ackedPerSec, 0)} | ${fmt(r.accepted, 0)} | ${fmt(r.received, 0)} | ${fmt(r.subscriberDrops, 0)} | ${fmt(r.ratio, 3)} | ${fmt(r.receiverCpuUsPerAlert)} | ${fmt(r.subscriberCpuUsPerAlert)} |`,
+    ),
     '',
   ];
-  return { scenarios: { [SUBSCRIBERS_SCENARIO]: { ...result, runs } }, lines };
+  return { scenarios: { [SUBSCRIBERS_SCENARIO]: results }, lines };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -5,7 +5,7 @@
 // so the ratio is what our pipeline costs against what grpc-js and the receiver can carry at all.
 //
 // Usage: node bench/throughput-peer.mjs <peer> '{"transport":"unix"|"mtls","seconds":N}'
-//   → prints { acked, seconds, ackedPerSec, peerCpuUsPerAlert, receiverCpuUsPerAlert } as JSON.
+//   → prints { acked, seconds, ackedPerSec, peerCpuUsPerAlert, mainCpuUsPerAlert, receiverCpuUsPerAlert } as JSON.
 
 import { cpuSeconds } from './runs.mjs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -15,6 +15,7 @@ import { EmbeddedReceiver } from '../dist/src/flood/embedded-receiver.js';
 import { referenceAlert } from '../dist/src/synthetic/alerts.js';
 import { AlertEncoder } from '../dist/src/codec/alert.js';
 import { PublishRequestWriter } from '../dist/src/codec/publish-request.js';
+import { mainThreadCpuMicros } from '../dist/src/flood/main-thread-cpu.js';
 
 const WARMUP_MS = 1000;
 /** Requests the ceiling keeps unacknowledged at once (the receiver holds up to 8 in hand). */
@@ -115,12 +116,14 @@ const run = PEERS[peer](connection);
 await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
 const a0 = run.acked();
 const peer0 = process.cpuUsage();
+const main0 = mainThreadCpuMicros();
 const rx0 = cpuSeconds(receiver.pid);
 const t0 = performance.now();
 await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 const acked = run.acked() - a0;
 const elapsed = (performance.now() - t0) / 1000;
 const peerCpu = process.cpuUsage(peer0);
+const mainCpu = mainThreadCpuMicros() - main0;
 const rxCpu = cpuSeconds(receiver.pid) - rx0;
 await run.stop();
 await receiver.close();
@@ -132,6 +135,8 @@ process.stdout.write(
     seconds: elapsed,
     ackedPerSec: acked / elapsed,
     peerCpuUsPerAlert: (peerCpu.user + peerCpu.system) / Math.max(1, acked),
+    // The main thread alone: for ours the emit() loop, for the ceiling everything (it has no other thread doing work).
+    mainCpuUsPerAlert: mainCpu / Math.max(1, acked),
     receiverCpuUsPerAlert: (rxCpu * 1e6) / Math.max(1, acked),
   })}\n`,
 );
