@@ -48,7 +48,7 @@ describe('README', () => {
     let err = '';
     receiver.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     receiver.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    await waitFor(`receiver to listen (stderr: ${err})`, () => /listening on \S+:\d+/.test(err) || receiver.exitCode !== null);
+    await waitFor(() => `receiver to listen (stderr: ${err})`, () => /listening on \S+:\d+/.test(err) || receiver.exitCode !== null);
     const port = /listening on \S+:(\d+)/.exec(err)![1]!;
 
     const send = spawnSync('sh', ['-c', asRun(sendBlock!).replace('localhost:50051', `localhost:${port}`)], { cwd, encoding: 'utf8' });

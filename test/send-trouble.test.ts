@@ -65,7 +65,7 @@ describe('send says why it cannot deliver, as it happens and in the summary', ()
     const send = startSend(['--target', target, ...clientArgs(), '--flush-timeout', '1']);
     send.child.stdin!.write(`${ALERTS[0]}\n${ALERTS[1]}\n`);
     // Said while send still runs, with its input still open: not only at the end.
-    await waitFor(`the cause on stderr (${send.stderr()})`, () => cause.test(send.stderr()));
+    await waitFor(() => `the cause on stderr (${send.stderr()})`, () => cause.test(send.stderr()));
     expect(send.running()).toBe(true);
     send.child.stdin!.end();
     expect(await send.exited).toBe(1);
@@ -138,9 +138,9 @@ describe('long-running send reports disconnects, reconnects and drop episodes', 
     let refused = 0;
     let i = 1;
     while (refused < 5) if ((await post(i++)) === 503) refused++;
-    await waitFor(`the drop episode's first line (${send.stderr()})`, () => send.stderr().includes('dropping alerts: its buffer is full (the destination is slow or down)'));
+    await waitFor(() => `the drop episode's first line (${send.stderr()})`, () => send.stderr().includes('dropping alerts: its buffer is full (the destination is slow or down)'));
     rx.child.stdin!.write('resume\n');
-    await waitFor(`the end of the episode (${send.stderr()})`, () => /stopped dropping: 5 alert\(s\) dropped over [\d.]+ s \(full 5\)/.test(send.stderr()));
+    await waitFor(() => `the end of the episode (${send.stderr()})`, () => /stopped dropping: 5 alert\(s\) dropped over [\d.]+ s \(full 5\)/.test(send.stderr()));
     expect(await post(i++)).toBe(204);
 
     const metrics = await scrape();
@@ -192,10 +192,10 @@ describe('a long-running receive reports its transmitters', () => {
     const rx = await receiver(['--listen', sock, '--discard']);
     const send = startSend(['--target', sock]);
     send.child.stdin!.write(`${ALERTS[0]}\n`);
-    await waitFor(`a stream opened (${rx.stderr()})`, () => /transmitter streams: 1 open \(1 opened, 0 closed since the last line\)/.test(rx.stderr()));
+    await waitFor(() => `a stream opened (${rx.stderr()})`, () => /transmitter streams: 1 open \(1 opened, 0 closed since the last line\)/.test(rx.stderr()));
     send.child.stdin!.end();
     expect(await send.exited).toBe(0);
-    await waitFor(`the stream closed (${rx.stderr()})`, () => /transmitter streams: 0 open \(0 opened, 1 closed since the last line\)/.test(rx.stderr()));
+    await waitFor(() => `the stream closed (${rx.stderr()})`, () => /transmitter streams: 0 open \(0 opened, 1 closed since the last line\)/.test(rx.stderr()));
     rx.child.kill('SIGTERM');
     expect(await rx.exited).toBe(0);
     expect(rx.stderr()).toMatch(/SIGTERM: no longer accepting; finishing and acknowledging what 0 open stream\(s\) have in hand \(up to 10 s\), then flushing the output/);

@@ -45,7 +45,7 @@ function host(args: Record<string, unknown>): HostProcess {
     stderr: () => err,
     exited,
     async line(prefix) {
-      await waitFor(`"${prefix}" from the host (stderr: ${err})`, () => out.split('\n').some((l) => l.startsWith(`${prefix} `)) || child.exitCode !== null, 90_000);
+      await waitFor(() => `"${prefix}" from the host (stderr: ${err})`, () => out.split('\n').some((l) => l.startsWith(`${prefix} `)) || child.exitCode !== null, 90_000);
       const found = out.split('\n').find((l) => l.startsWith(`${prefix} `));
       if (!found) throw new Error(`host exited ${child.exitCode} without "${prefix}": ${err}`);
       return JSON.parse(found.slice(prefix.length + 1)) as Record<string, unknown>;

@@ -34,21 +34,27 @@ function hostAndPort(target: string): { host: string; port: number } | null {
   return m ? { host: (m[1] ?? m[2])!, port: Number(m[3]) } : null;
 }
 
-/** What the peer did with the probe: a sentence for stats().lastError, or null when the probe got through or learnt nothing new. */
-export function diagnoseConnection(cfg: SenderConfig, timeoutMs = PROBE_TIMEOUT_MS): Promise<string | null> {
+/** The probe had no answer within its time: nothing learnt, worth trying again on the next failure (a busy machine, not a verdict). */
+export const PROBE_TIMED_OUT = Symbol('probe timed out');
+
+/**
+ * What the peer did with the probe: a sentence for stats().lastError, null when the probe got
+ * through or learnt nothing new, PROBE_TIMED_OUT when it had no answer in time.
+ */
+export function diagnoseConnection(cfg: SenderConfig, timeoutMs = PROBE_TIMEOUT_MS): Promise<string | null | typeof PROBE_TIMED_OUT> {
   const address = hostAndPort(cfg.target);
   if (address === null) return Promise.resolve(null); // unix sockets: grpc-js's errno (ENOENT, ECONNREFUSED) says it
   return new Promise((resolve) => {
     let secured = cfg.tls === null;
     let settled = false;
-    const done = (cause: string | null): void => {
+    const done = (cause: string | null | typeof PROBE_TIMED_OUT): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       socket.destroy();
       resolve(cause);
     };
-    const timer = setTimeout(() => done(null), timeoutMs);
+    const timer = setTimeout(() => done(PROBE_TIMED_OUT), timeoutMs);
     timer.unref();
     let socket: net.Socket;
     if (cfg.tls === null) {

@@ -10,7 +10,7 @@ import type { SenderConfig } from './config.js';
 import { PublishRequestWriter } from '../../codec/publish-request.js';
 import { backoffDelay } from '../../common/backoff.js';
 import { registerTargetsResolver, SERVICE_CONFIG } from './targets.js';
-import { diagnoseConnection } from './diagnose.js';
+import { diagnoseConnection, PROBE_TIMED_OUT } from './diagnose.js';
 
 const PUBLISH_PATH = '/falco.transmit.v1.Transmitter/Publish';
 /** How long the worker keeps polling the ring after the last alert before it sleeps until notified. */
@@ -98,7 +98,8 @@ export class Sender {
    */
   private isolateThrough = 0;
   /** Why connections fail, found by a probe (./diagnose.ts); kept until a stream comes up. */
-  private cause: { for: string; text: string | null } | null = null;
+  /** The last failure (`for`: its text, null once a probe for it timed out) and the cause a probe found. */
+  private cause: { for: string | null; text: string | null } | null = null;
 
   constructor(
     /** The records: the ring itself, or a spool behind it (the name stays: it reads like the ring). */
@@ -285,6 +286,8 @@ export class Sender {
   /**
    * Reports a failed connection, with its cause once a probe found one. One probe per distinct
    * failure until a stream comes up: a receiver down for an hour is probed once, not per retry.
+   * A probe that timed out learnt nothing (on a busy machine a handshake can take seconds): the
+   * next failure probes again.
    */
   private explain(text: string): void {
     if (this.cause?.for === text) {
@@ -293,10 +296,14 @@ export class Sender {
     }
     // Until the new probe answers, the cause found for the last failure stands (grpc-js words
     // one refusal as "Failed to connect" and as "read ECONNRESET" by turns).
-    const cause = { for: text, text: this.cause?.text ?? null };
+    const cause: { for: string | null; text: string | null } = { for: text, text: this.cause?.text ?? null };
     this.events.error(cause.text ? `${text}; ${cause.text}` : text);
     this.cause = cause;
     void diagnoseConnection(this.cfg).then((found) => {
+      if (found === PROBE_TIMED_OUT) {
+        cause.for = null;
+        return;
+      }
       if (found === null || this.cause !== cause || found === cause.text) return;
       cause.text = found;
       this.events.error(`${text}; ${found}`);
