@@ -8,6 +8,7 @@ import { chmodSync, closeSync, copyFileSync, existsSync, openSync, readdirSync, 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGrpcOutput, createReceiver, type GrpcOutput, type OutputStats, type Receiver } from '../dist/src/index.js';
+import { segmentHeader, segmentName } from '../dist/src/spool/format.js';
 import { tempDir } from './helpers/pki.js';
 import { CollectingSink, checkExactlyOnceInOrder, matchesNumbered, numberedAlert, waitFor } from './helpers/harness.js';
 
@@ -380,6 +381,31 @@ describe('spool: damage', () => {
 });
 
 describe('spool: the directory', () => {
+  it('a segment left with only its header (a crash before its first record) is freed, and the new segment that takes its name keeps its alerts across a restart', async () => {
+    const dir = tempDir();
+    const spool = join(dir, 'spool');
+    const sock = socketIn(dir);
+    const first = new CollectingSink();
+    const receiver = track(createReceiver({ listen: [sock], sink: first }));
+    await receiver.start();
+    const delivered = createGrpcOutput({ target: sock, maxAlertBytes: 8 * 1024, spool: { dir: spool, ...SMALL_SPOOL } });
+    for (let i = 0; i < 500; i++) delivered.emit(numberedAlert(i));
+    expect(await delivered.close(30_000)).toEqual({ flushed: true, pending: 0 });
+    await receiver.close();
+    // The next segment as a crash right after creating it leaves it: a header, no record.
+    writeFileSync(join(spool, segmentName(501)), segmentHeader(501, Date.now()));
+    const held = createGrpcOutput({ target: sock, reconnectInitialMs: 50, maxAlertBytes: 8 * 1024, spool: { dir: spool, ...SMALL_SPOOL } });
+    await emitPaced(held, 500, 1000);
+    await untilSpooled(held);
+    expect(await held.close(100)).toEqual({ flushed: false, pending: 500 });
+    const files = segmentFiles(spool);
+    expect(files.map((f) => f.slice(f.lastIndexOf('/') + 1))).toEqual([segmentName(501)]);
+    expect(recordsIn(files[0]!).map((r) => r.seq)).toEqual(Array.from({ length: 500 }, (_, k) => 501 + k));
+    const { sink, stats } = await recover(spool, sock);
+    expect(sink.seqs()).toEqual(Array.from({ length: 500 }, (_, k) => 500 + k));
+    expect(stats).toMatchObject({ replayed: 500, acked: 500, dropped: 0 });
+  });
+
   it('a second output on the same directory is refused: in this process, and in another one, naming the holder', async () => {
     const dir = tempDir();
     const spool = join(dir, 'spool');

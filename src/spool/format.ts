@@ -35,6 +35,8 @@ export const OPEN_FILE = 'open-since-boot';
 export const ACKED_FILE_BYTES = 16;
 const SEGMENT_NAME = /^(\d{16})\.seg$/;
 export const SET_ASIDE_SUFFIX = '.bad';
+/** An acknowledged segment renamed out of the way, being deleted (leftovers are removed at open). */
+export const DELETING_SUFFIX = '.deleting';
 
 export function segmentName(firstSeq: number): string {
   return `${String(firstSeq).padStart(16, '0')}.seg`;

@@ -1,7 +1,9 @@
 // The spool's segment files, on the output's worker thread only: recovery at open, appends,
 // positional reads for the reader, deletion of whole segments once acknowledged, the fsync policy.
 // Calls are synchronous: they block this worker thread (never the host's), and keep the order of
-// appends, acks and deletions simple to reason about across a crash.
+// appends, acks and deletions simple to reason about across a crash. The one exception is freeing
+// an acknowledged segment's file: it is renamed out of the segment names at once, in order, and
+// the slow part (the kernel freeing its page cache) runs on libuv's thread pool.
 //
 // Recovery reads segment headers and the end of the last segment (for a torn tail), so opening
 // costs the same whatever the backlog; what lies before is checked as it is replayed.
@@ -41,6 +43,7 @@ import {
   segmentHeader,
   segmentName,
   SET_ASIDE_SUFFIX,
+  DELETING_SUFFIX,
   writeRecordHeader,
   type RecordHeader,
 } from './format.js';
@@ -104,11 +107,6 @@ export class SpoolStore {
   private syncing = 0;
   private lastSync = 0;
   private lastAckWrite = 0;
-  /**
-   * Segment files being deleted on libuv's thread pool. Unlinking a 64 MiB file frees its page
-   * cache, tens of milliseconds this thread would otherwise stall for while the ring fills.
-   */
-  private readonly deleting = new Set<string>();
   private closed = false;
   /** The last process had the directory open when the machine went down: its last writes may be lost. */
   private openAcrossReboot = false;
@@ -153,7 +151,10 @@ export class SpoolStore {
   /** Recovers the directory: sets damaged segments aside, cuts a torn tail, deletes what is acknowledged. */
   open(): OpenedSpool {
     mkdirSync(this.cfg.dir, { recursive: true });
-    const named = readdirSync(this.cfg.dir)
+    const names = readdirSync(this.cfg.dir);
+    // Segments an earlier process (or thread) had acknowledged and was still deleting.
+    for (const name of names) if (name.endsWith(DELETING_SUFFIX)) this.unlinkInBackground(join(this.cfg.dir, name));
+    const named = names
       .map((name) => ({ name, seq: parseSegmentName(name) }))
       .filter((e): e is { name: string; seq: number } => e.seq !== null)
       .sort((a, b) => a.seq - b.seq);
@@ -470,12 +471,21 @@ export class SpoolStore {
       }
       seg.fd = null;
     }
-    // Its records are acknowledged or given up: a crash before the file is gone only costs a
-    // replay the receiver's dedupe skips, or (given up) alerts counted once already.
-    const path = seg.path;
-    this.deleting.add(path);
+    // Renamed now, so the segment is gone from the directory in order and its name is free for a
+    // new segment; unlinked in the background, because unlinking a 64 MiB file frees its page
+    // cache, tens of milliseconds this thread would stall for while the ring fills.
+    const gone = seg.path + DELETING_SUFFIX;
+    try {
+      renameSync(seg.path, gone);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.say(`could not delete ${basename(seg.path)}: ${message(err)}`);
+      return;
+    }
+    this.unlinkInBackground(gone);
+  }
+
+  private unlinkInBackground(path: string): void {
     unlink(path, (err) => {
-      this.deleting.delete(path);
       if (err && err.code !== 'ENOENT' && !this.closed) this.say(`could not delete ${basename(path)}: ${message(err)}`);
     });
   }
@@ -577,14 +587,6 @@ export class SpoolStore {
         // not written (no boot id here), or already gone
       }
     } finally {
-      // What is still being deleted goes now: the next process on the directory must not find it half gone.
-      for (const path of this.deleting) {
-        try {
-          unlinkSync(path);
-        } catch {
-          // already gone: the background unlink got there first
-        }
-      }
       this.closed = true;
       for (const seg of this.segments) {
         if (seg.fd !== null) closeSync(seg.fd);

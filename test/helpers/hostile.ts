@@ -44,7 +44,7 @@ export async function childReceiver(args: string[], opts: { pkiDir?: string; pre
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const listening = /^falco-grpc-output receive: listening on /m;
-  await waitFor(`receiver to listen (stderr: ${err})`, () => listening.test(err) || child.exitCode !== null, 20_000);
+  await waitFor(() => `receiver to listen (stderr: ${err})`, () => listening.test(err) || child.exitCode !== null, 20_000);
   if (child.exitCode !== null) throw new Error(`receiver exited: ${err}`);
   const addresses = [...err.matchAll(/receive: listening on (\S+)/g)].map((m) => m[1]!);
   const ask = async <T>(line: string): Promise<T> => {

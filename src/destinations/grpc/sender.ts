@@ -20,6 +20,8 @@ const CLOSE_GRACE_MS = 1000;
 
 /** Status codes that mean "this batch can never be accepted", not "try again later". */
 const REFUSED = new Set([grpc.status.RESOURCE_EXHAUSTED, grpc.status.INVALID_ARGUMENT]);
+/** Probes tried again after one timed out, until a stream comes up. */
+const PROBE_RETRIES = 3;
 
 /** What the sender tells whoever runs it (the worker passes it on to the host). */
 export interface SenderEvents {
@@ -100,6 +102,8 @@ export class Sender {
   /** Why connections fail, found by a probe (./diagnose.ts); kept until a stream comes up. */
   /** The last failure (`for`: its text, null once a probe for it timed out) and the cause a probe found. */
   private cause: { for: string | null; text: string | null } | null = null;
+  /** Probes that timed out since a stream last came up. */
+  private probeTimeouts = 0;
 
   constructor(
     /** The records: the ring itself, or a spool behind it (the name stays: it reads like the ring). */
@@ -168,6 +172,7 @@ export class Sender {
       call.on('metadata', () => {
         open = true;
         this.cause = null;
+        this.probeTimeouts = 0;
         this.ring.setConnectionState('ready');
         // The backoff resets on an ack, not here: a receiver that accepts streams and then
         // fails every one of them must still see the backoff grow.
@@ -287,7 +292,8 @@ export class Sender {
    * Reports a failed connection, with its cause once a probe found one. One probe per distinct
    * failure until a stream comes up: a receiver down for an hour is probed once, not per retry.
    * A probe that timed out learnt nothing (on a busy machine a handshake can take seconds): the
-   * next failure probes again.
+   * next failure probes again, up to PROBE_RETRIES times, so a peer that never answers (SYNs
+   * dropped, a stopped process) is not probed on every reconnect.
    */
   private explain(text: string): void {
     if (this.cause?.for === text) {
@@ -301,7 +307,7 @@ export class Sender {
     this.cause = cause;
     void diagnoseConnection(this.cfg).then((found) => {
       if (found === PROBE_TIMED_OUT) {
-        cause.for = null;
+        if (this.cause === cause && ++this.probeTimeouts <= PROBE_RETRIES) cause.for = null;
         return;
       }
       if (found === null || this.cause !== cause || found === cause.text) return;
