@@ -99,8 +99,10 @@ export class Sender {
    * its ack, so the one the receiver refuses is isolated.
    */
   private isolateThrough = 0;
-  /** Why connections fail, found by a probe (./diagnose.ts); kept until a stream comes up. */
-  /** The last failure (`for`: its text, null once a probe for it timed out) and the cause a probe found. */
+  /**
+   * The last connection failure (`for`: its text, null once a probe for it timed out) and why it
+   * fails, found by a probe (./diagnose.ts); kept until a stream comes up.
+   */
   private cause: { for: string | null; text: string | null } | null = null;
   /** Probes that timed out since a stream last came up. */
   private probeTimeouts = 0;
