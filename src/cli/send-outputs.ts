@@ -70,9 +70,8 @@ export function buildSendOutputs(flags: OutputFlags, classic: OutputsConfig | nu
   const targets = flags.target === undefined ? [] : (Array.isArray(flags.target) ? flags.target : [flags.target]).map((t) => addressFlag('--target', t));
   const target = targets.length === 0 ? undefined : targets.length === 1 ? targets[0]! : targets;
   const onFull = onFullFor(flags, count, servingHttp);
-  // Every target is checked (a TCP one needs mTLS or --insecure); the TLS options are the same for all.
-  let tls: ReturnType<typeof clientTls>;
-  for (const t of targets) tls = clientTls(flags, t);
+  // Every target is checked (a TCP one needs mTLS or --insecure); the TLS options, when given, are the same for all.
+  const tls = targets.map((t) => clientTls(flags, t)).find((options) => options !== undefined);
   return createOutputs({
     bufferBytes,
     onFull,
