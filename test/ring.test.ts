@@ -510,6 +510,74 @@ describe('release, ack and rewind', () => {
     expect(await exited).toBe(0);
   });
 
+  describe('a worker stopped between any two of its stores (worker.terminate() can do that)', () => {
+    const payloadFor = (seq: number) => pattern(40 + seq * 8, seq);
+    const died = new Error('the thread stopped here');
+
+    /** Five records, all read; `step` runs with the ring's `dieAt`-th header write never happening, nor any after it. */
+    function stopAt(dieAt: number, step: (consumer: RingConsumer) => void) {
+      const { buffer, producer, consumer } = makeRing(1024);
+      for (let seq = 1; seq <= 5; seq++) write(producer, payloadFor(seq));
+      for (let i = 0; i < 5; i++) readNext(consumer);
+      let writes = 0;
+      const { store, add } = Atomics;
+      const stopping =
+        <F extends (...args: never[]) => unknown>(fn: F) =>
+        (...args: Parameters<F>) => {
+          if ((args[0] as unknown as { buffer: unknown }).buffer === buffer && ++writes >= dieAt) throw died;
+          return fn(...args);
+        };
+      Object.assign(Atomics, { store: stopping(store), add: stopping(add) });
+      try {
+        step(consumer);
+      } catch (err) {
+        if (err !== died) throw err;
+      } finally {
+        Object.assign(Atomics, { store, add });
+      }
+      const replacement = new RingConsumer(buffer);
+      const rest: { seq: number; bytes: Buffer }[] = [];
+      for (let rec = replacement.read(); rec; rec = replacement.read()) {
+        rest.push({ seq: rec.seq, bytes: Buffer.from(rec.data.subarray(rec.offset, rec.offset + rec.length)) });
+      }
+      return { writes, producer, rest };
+    }
+
+    it('release(): the replacement numbers every record it resends as it was numbered before', () => {
+      const release = (c: RingConsumer) => {
+        c.addGivenUp(1);
+        c.release(3, 3);
+      };
+      const whole = stopAt(Infinity, release);
+      expect(whole.producer.settled()).toEqual({ ackedSeq: 3, givenUp: 1 });
+      expect(whole.writes).toBeGreaterThan(3);
+      for (let dieAt = 1; dieAt <= whole.writes; dieAt++) {
+        const { producer, rest } = stopAt(dieAt, release);
+        const settled = producer.settled();
+        expect(settled, `stopped at write ${dieAt}`).toEqual(settled.ackedSeq === 3 ? { ackedSeq: 3, givenUp: 1 } : { ackedSeq: 0, givenUp: 0 });
+        const from = settled.ackedSeq + 1;
+        expect(rest.map((r) => r.seq), `stopped at write ${dieAt}`).toEqual([1, 2, 3, 4, 5].filter((seq) => seq >= from));
+        for (const r of rest) expect(r.bytes.equals(payloadFor(r.seq)), `record #${r.seq} after a stop at write ${dieAt}`).toBe(true);
+      }
+    });
+
+    it("free() with a spool's progress: the freed count and the freed space move together", () => {
+      const free = (c: RingConsumer) => c.free(2, { ringFreed: 2, tailSeq: 12 });
+      const whole = stopAt(Infinity, free);
+      const usedAfter = (records: number) => [1, 2, 3, 4, 5].slice(records).reduce((n, seq) => n + expectedRecordBytes(payloadFor(seq).length), 0);
+      expect(whole.producer.usedBytes()).toBe(usedAfter(2));
+      for (let dieAt = 1; dieAt <= whole.writes; dieAt++) {
+        const { producer, rest } = stopAt(dieAt, free);
+        const freed = producer.spoolCounter('ringFreed');
+        expect([0, 2], `stopped at write ${dieAt}`).toContain(freed);
+        expect(producer.spoolCounter('tailSeq'), `stopped at write ${dieAt}`).toBe(freed === 2 ? 12 : 0);
+        expect(producer.usedBytes(), `stopped at write ${dieAt}`).toBe(usedAfter(freed));
+        expect(rest.map((r) => r.bytes.equals(payloadFor(r.seq + freed))), `stopped at write ${dieAt}`).toEqual(rest.map(() => true));
+        expect(rest).toHaveLength(5 - freed);
+      }
+    });
+  });
+
   it('releasing records not read yet moves the read position past them', () => {
     const { consumer, payloads } = fiveRecords();
     readNext(consumer);

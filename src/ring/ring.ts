@@ -1,7 +1,7 @@
 // The shared-memory ring between the host's main thread (the only producer) and the
 // transmitter worker (the only consumer). Everything about its layout lives in this file.
 //
-// One SharedArrayBuffer: a 128-byte header of counters, then a power-of-two data area.
+// One SharedArrayBuffer: a 256-byte header of counters, then a power-of-two data area.
 // Positions are byte counters that only grow (mod 2^32); `pos & mask` is the offset.
 //
 //   released ──────── read (worker-local) ──────── written
@@ -27,6 +27,7 @@ const CONSUMER_SLEEPING = 2; // consumer waits on WRITTEN; producer notifies onl
 const CLOSING = 3; // producer asks the worker to finish
 const CONNECTION = 4; // consumer: ConnectionState code
 const PUBLISH_VERSION = 5; // consumer: odd while it publishes ACKED_SEQ and GIVEN_UP together (release())
+const JOURNAL_PENDING = 7; // consumer: 1 while a commit's values are in JOURNAL and maybe not all applied
 /** BigInt64 slots of the header (index into a BigInt64Array over the header). */
 const ACKED_SEQ = 8;
 const SENT = 9;
@@ -59,6 +60,13 @@ const SPOOL_SLOTS = {
   lossCountedThrough: 25, // highest sequence number of a loss counted: a replacement worker does not count it again
 } as const;
 export type SpoolCounter = keyof typeof SPOOL_SLOTS;
+/**
+ * BigInt64 slots: the values one commit() sets, in full. A worker can be terminated between any
+ * two stores; a replacement that read a new ACKED_SEQ with the old RELEASED numbered acked records
+ * again and the receiver took them for new alerts (60,000 sent, 64,096 delivered). So a commit is
+ * written here first, then applied; a replacement applies a pending one again before it reads.
+ */
+const JOURNAL = { released: 26, ackedSeq: 27, givenUp: 28, ringFreed: 29, tailSeq: 30 } as const;
 
 export const CONNECTION_STATES = ['idle', 'connecting', 'ready', 'backoff', 'closed'] as const;
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
@@ -287,13 +295,15 @@ export class RingConsumer extends RingView implements RecordSource {
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
+    // A worker that died mid-publish left the version odd: close it, or the host keeps its old pair.
+    if (Atomics.load(this.ctl, PUBLISH_VERSION) & 1) Atomics.add(this.ctl, PUBLISH_VERSION, 1);
+    // One that died mid-commit left it journaled: finish it, so RELEASED and ACKED_SEQ agree.
+    if (Atomics.load(this.ctl, JOURNAL_PENDING) === 1) this.applyJournal();
     this.releasedPos = Atomics.load(this.ctl, RELEASED);
     this.readPos = this.releasedPos;
     this.releasedSeq = this.ackedSeq();
     this.readSeq = this.releasedSeq;
     this.record = { data: this.data, offset: 0, length: 0, seq: 0 };
-    // A worker that died mid-publish left the version odd: close it, or the host keeps its old pair.
-    if (Atomics.load(this.ctl, PUBLISH_VERSION) & 1) Atomics.add(this.ctl, PUBLISH_VERSION, 1);
   }
 
   /** True when records were written that have not been read. */
@@ -333,8 +343,7 @@ export class RingConsumer extends RingView implements RecordSource {
   release(records: number, ackedSeq: number): void {
     this.releasedSeq = ackedSeq;
     if (this.readSeq < ackedSeq) this.readSeq = ackedSeq;
-    this.publishSettled(ackedSeq);
-    this.free(records);
+    this.commit(this.advance(records), ackedSeq);
   }
 
   settle(through: number, givenUp: number): void {
@@ -343,20 +352,16 @@ export class RingConsumer extends RingView implements RecordSource {
     this.release(through - this.releasedSeq, through);
   }
 
-  /** One version bracket around the pair, so the host reads both new or both old (settled()). */
-  private publishSettled(ackedSeq: number): void {
-    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
-    if (this.givenUpToPublish > 0) Atomics.add(this.big, GIVEN_UP, BigInt(this.givenUpToPublish));
-    this.givenUpToPublish = 0;
-    Atomics.store(this.big, ACKED_SEQ, BigInt(ackedSeq));
-    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
-  }
-
   /**
    * Frees the oldest `records` records' space without acknowledging them: a spool took them
-   * (its worker numbers and acknowledges them itself).
+   * (its worker numbers and acknowledges them itself) and says how far it got in `spool`.
    */
-  free(records: number): void {
+  free(records: number, spool: { ringFreed: number; tailSeq: number }): void {
+    this.commit(this.advance(records), this.ackedSeq(), spool);
+  }
+
+  /** Where the ring's space ends after freeing the oldest `records` records. */
+  private advance(records: number): number {
     let pos = this.releasedPos;
     for (let i = 0; i < records; i++) {
       pos = this.skipPad(pos);
@@ -364,7 +369,37 @@ export class RingConsumer extends RingView implements RecordSource {
     }
     this.releasedPos = pos;
     if (((this.readPos - pos) | 0) < 0) this.readPos = pos;
-    Atomics.store(this.ctl, RELEASED, pos);
+    return pos;
+  }
+
+  /** Journals the new release point, acked sequence number, give-ups and spool progress, then applies them. */
+  private commit(released: number, ackedSeq: number, spool?: { ringFreed: number; tailSeq: number }): void {
+    const big = this.big;
+    Atomics.store(big, JOURNAL.released, BigInt(released));
+    Atomics.store(big, JOURNAL.ackedSeq, BigInt(ackedSeq));
+    Atomics.store(big, JOURNAL.givenUp, Atomics.load(big, GIVEN_UP) + BigInt(this.givenUpToPublish));
+    Atomics.store(big, JOURNAL.ringFreed, spool ? BigInt(spool.ringFreed) : Atomics.load(big, SPOOL_SLOTS.ringFreed));
+    Atomics.store(big, JOURNAL.tailSeq, spool ? BigInt(spool.tailSeq) : Atomics.load(big, SPOOL_SLOTS.tailSeq));
+    this.givenUpToPublish = 0;
+    Atomics.store(this.ctl, JOURNAL_PENDING, 1);
+    this.applyJournal();
+    Atomics.store(this.ctl, JOURNAL_PENDING, 0);
+  }
+
+  /**
+   * Stores the journaled values (absolute, so applying twice is harmless). The acked pair goes in
+   * one version bracket, so the host reads both new or both old (settled()); tailSeq before
+   * ringFreed, so a host that sees records freed sees where they ended; RELEASED last.
+   */
+  private applyJournal(): void {
+    const big = this.big;
+    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
+    Atomics.store(big, GIVEN_UP, Atomics.load(big, JOURNAL.givenUp));
+    Atomics.store(big, ACKED_SEQ, Atomics.load(big, JOURNAL.ackedSeq));
+    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
+    Atomics.store(big, SPOOL_SLOTS.tailSeq, Atomics.load(big, JOURNAL.tailSeq));
+    Atomics.store(big, SPOOL_SLOTS.ringFreed, Atomics.load(big, JOURNAL.ringFreed));
+    Atomics.store(this.ctl, RELEASED, Number(Atomics.load(big, JOURNAL.released)));
     Atomics.notify(this.ctl, RELEASED); // a producer blocked in onFull 'block' or exit flush
   }
 
@@ -423,8 +458,7 @@ export class RingConsumer extends RingView implements RecordSource {
 
   /** The spool's worker publishes where the acknowledged records end (see SPOOL_SLOTS), with any give-ups. */
   setAckedSeq(seq: number): void {
-    this.publishSettled(seq);
-    Atomics.notify(this.ctl, RELEASED); // the exit flush waits on RELEASED
+    this.commit(this.releasedPos, seq); // notifies RELEASED: the exit flush waits on it
   }
 
   setSpoolCounter(name: SpoolCounter, value: number): void {

@@ -238,10 +238,7 @@ export class SpoolSource implements RecordSource {
     }
     this.skipAtProgress = this.skip;
     this.ringHandled += handled - freed;
-    // tailSeq before ringFreed: a host that sees the records freed sees where they ended.
-    this.ring.setSpoolCounter('tailSeq', this.store.lastSeq);
-    this.ring.setSpoolCounter('ringFreed', this.ringHandled);
-    this.ring.free(handled - freed);
+    this.ring.free(handled - freed, { ringFreed: this.ringHandled, tailSeq: this.store.lastSeq });
     this.publishCounts();
     this.wake();
     this.advance();
