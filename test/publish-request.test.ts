@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { PublishRequest } from '../dist/src/gen/falco/transmit/v1/transmit.js';
 import { response } from '../dist/src/gen/falco/outputs/outputs.js';
-import { readPublishRequest, MalformedMessageError } from '../dist/src/codec/publish-request.js';
+import { readPublishRequest, MalformedMessageError, PublishRequestWriter } from '../dist/src/codec/publish-request.js';
 
 const alert = (rule: string) => ({
   time: { seconds: 1764219600n, nanos: 970 },
@@ -87,6 +87,38 @@ describe('readPublishRequest', () => {
       expect(env.alerts.length, what).toBe(1);
       expect(env.alerts[0]!.equals(bytes), what).toBe(true);
       expect(env.priorities[0], what).toBe(response.decode(bytes).priority);
+    }
+  });
+
+  it('PublishRequestWriter: alerts a few bytes apart (as in the ring) make the same request as alerts anywhere', () => {
+    // Runs of nearby alerts in one buffer are copied in one piece, the bytes between them
+    // overwritten with the next tag and a padded length: every reader must see the same alerts.
+    const bodies = [1, 120, 127, 128, 630, 16_383, 16_384, 20_000].map((n, i) =>
+      Buffer.from(response.encode({ ...alert(`rule ${i}`), output: 'o'.repeat(n) }).finish()),
+    );
+    for (const gap of [0, 1, 2, 3, 4, 5, 6, 7, 11, 12, 40]) {
+      // Two buffers, alerts taken from them in turns of three: a run never joins across buffers.
+      const data = [Buffer.alloc(200_000, 0xee), Buffer.alloc(200_000, 0xdd)];
+      const at = [3, 5];
+      const writer = new PublishRequestWriter('producer-1', 64);
+      bodies.forEach((body, i) => {
+        const b = Math.floor(i / 3) % 2;
+        body.copy(data[b]!, at[b]!);
+        writer.add(data[b]!, at[b]!, body.length);
+        at[b]! += body.length + gap;
+      });
+      const size = writer.size(42);
+      const request = writer.finish(42, Buffer.alloc(size + 10, 0xcc));
+      expect(request.length, `gap ${gap}`).toBe(size);
+      const generated = PublishRequest.decode(request);
+      expect(generated.firstSeq).toBe(42n);
+      expect(generated.alerts, `gap ${gap}`).toEqual(bodies.map((b) => response.decode(b)));
+      const env = readPublishRequest(request);
+      expect(env.alerts.map((a, i) => a.equals(bodies[i]!)), `gap ${gap}`).toEqual(bodies.map(() => true));
+      expect(env.firstSeq).toBe(42);
+      // The writer is reused: the next request holds only what was added after finish().
+      writer.add(data[0]!, 3, bodies[0]!.length);
+      expect(readPublishRequest(writer.finish(43)).alerts).toHaveLength(1);
     }
   });
 

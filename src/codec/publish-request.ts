@@ -231,19 +231,20 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
         firstSeq = r.varint('first_seq');
         break;
       case 0x1a: {
-        // One-byte or two-byte lengths that fit are read here; anything else by Reader.bytes(),
+        // The length is read here, as Reader.varint() reads it (the sender pads it to fill the
+        // ring's gap between records: see PublishRequestWriter); a bad one by Reader.bytes(),
         // whose message names the alert (built only then: this runs for every alert).
         let s = r.pos;
         let e = -1;
-        if (s + 1 < buf.length) {
-          const b0 = buf[s]!;
-          const b1 = buf[s + 1]!;
-          if (b0 < 0x80) {
-            s += 1;
-            e = s + b0;
-          } else if (b1 < 0x80) {
-            s += 2;
-            e = s + (b0 & 0x7f) + b1 * 128;
+        let len = 0;
+        let scale = 1;
+        for (let i = 0; i < 10 && s < buf.length; i++) {
+          const b = buf[s++]!;
+          len += (b & 0x7f) * scale;
+          scale *= 128;
+          if (b < 0x80) {
+            e = s + len;
+            break;
           }
         }
         if (e < 0 || e > buf.length) [s, e] = r.bytes(`alerts[${alerts.length}]`);
@@ -269,20 +270,29 @@ export function readPublishRequest(buf: Buffer): PublishEnvelope {
  * Writes PublishRequest { producer_id = 1; first_seq = 2; repeated alerts = 3 } from alerts that
  * are already encoded: each becomes a field-3 entry, copied, never re-encoded. Reused per batch.
  * The alerts of one request may lie in different buffers (the ring, or a spool's read chunks).
+ *
+ * Alerts that lie a few bytes apart in one buffer (the ring keeps a 4-byte length and up to 3
+ * bytes of padding between records) are copied as one piece, the bytes between them overwritten
+ * with the next entry's tag and its length as a varint padded to fill them (protobuf readers take
+ * varints of up to 10 bytes): one copy per run of records instead of one per alert, which was
+ * about a third of the sender's time.
  */
 export class PublishRequestWriter {
   private readonly producerId: Buffer;
-  private readonly sources: Uint8Array[];
+  private readonly sources: (Uint8Array | undefined)[];
   private readonly offsets: Int32Array;
   private readonly lengths: Int32Array;
+  /** 1 where an alert follows the previous one in the same buffer closely enough to be copied with it. */
+  private readonly joined: Uint8Array;
   private count = 0;
   private alertsBytes = 0;
 
   constructor(producerId: string, maxAlerts: number) {
     this.producerId = Buffer.from(producerId, 'utf8');
-    this.sources = new Array<Uint8Array>(maxAlerts);
+    this.sources = new Array<Uint8Array | undefined>(maxAlerts);
     this.offsets = new Int32Array(maxAlerts);
     this.lengths = new Int32Array(maxAlerts);
+    this.joined = new Uint8Array(maxAlerts);
   }
 
   /** Alerts added since the last finish(). */
@@ -297,33 +307,68 @@ export class PublishRequestWriter {
 
   /** Adds the alert at data[offset, offset + length); `data` must not change before finish(). */
   add(data: Uint8Array, offset: number, length: number): void {
-    this.sources[this.count] = data;
-    this.offsets[this.count] = offset;
-    this.lengths[this.count] = length;
-    this.alertsBytes += 1 + varintSize(length) + length;
+    const i = this.count;
+    const gap = i > 0 && this.sources[i - 1] === data ? offset - this.offsets[i - 1]! - this.lengths[i - 1]! : -1;
+    // The gap holds the tag and the length: a varint of 1 to 10 bytes, at least its own size.
+    const joined = gap >= 2 && gap <= 11 && varintSize(length) <= gap - 1;
+    this.joined[i] = joined ? 1 : 0;
+    this.sources[i] = data;
+    this.offsets[i] = offset;
+    this.lengths[i] = length;
+    this.alertsBytes += (joined ? gap : 1 + varintSize(length)) + length;
     this.count++;
   }
 
-  /** The request, with the alerts added since the last call copied in; they are numbered from `firstSeq`. */
-  finish(firstSeq: number): Buffer {
+  /** Bytes the request of the alerts added so far takes, numbered from `firstSeq`. */
+  size(firstSeq: number): number {
     const idLen = this.producerId.length;
-    const out = Buffer.allocUnsafe(1 + varintSize(idLen) + idLen + 1 + varintSize(firstSeq) + this.alertsBytes);
+    return 1 + varintSize(idLen) + idLen + 1 + varintSize(firstSeq) + this.alertsBytes;
+  }
+
+  /**
+   * The request, with the alerts added since the last call copied in; they are numbered from
+   * `firstSeq`. Written at the start of `into` when given (at least size() bytes) and returned
+   * as a view of it, else into a new Buffer.
+   */
+  finish(firstSeq: number, into?: Buffer): Buffer {
+    const idLen = this.producerId.length;
+    const size = this.size(firstSeq);
+    const out = into ? into.subarray(0, size) : Buffer.allocUnsafe(size);
+    const { sources, offsets, lengths, joined, count } = this;
     let pos = 0;
     out[pos++] = 0x0a;
     pos = writeVarint(out, pos, idLen);
     pos += this.producerId.copy(out, pos);
     out[pos++] = 0x10;
     pos = writeVarint(out, pos, firstSeq);
-    for (let i = 0; i < this.count; i++) {
-      const offset = this.offsets[i]!;
-      const length = this.lengths[i]!;
+    for (let i = 0; i < count; ) {
+      let j = i + 1;
+      while (j < count && joined[j] === 1) j++;
       out[pos++] = 0x1a;
-      pos = writeVarint(out, pos, length);
-      out.set(this.sources[i]!.subarray(offset, offset + length), pos);
-      pos += length;
+      pos = writeVarint(out, pos, lengths[i]!);
+      const from = offsets[i]!;
+      const to = offsets[j - 1]! + lengths[j - 1]!;
+      out.set(sources[i]!.subarray(from, to), pos);
+      for (let k = i + 1; k < j; k++) {
+        const at = pos + offsets[k - 1]! + lengths[k - 1]! - from; // where the gap before alert k starts
+        out[at] = 0x1a;
+        writePaddedVarint(out, at + 1, offsets[k]! - offsets[k - 1]! - lengths[k - 1]! - 1, lengths[k]!);
+      }
+      pos += to - from;
+      i = j;
     }
+    sources.fill(undefined, 0, count); // no read chunk kept alive past its request
     this.count = 0;
     this.alertsBytes = 0;
     return out;
   }
+}
+
+/** `value` as a varint of exactly `size` bytes (at least its own), the extra ones zero groups. */
+function writePaddedVarint(out: Uint8Array, pos: number, size: number, value: number): void {
+  for (let i = 0; i < size - 1; i++) {
+    out[pos + i] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  out[pos + size - 1] = value;
 }

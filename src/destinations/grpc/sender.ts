@@ -17,6 +17,8 @@ const PUBLISH_PATH = '/falco.transmit.v1.Transmitter/Publish';
 const POLL_BEFORE_SLEEP_MS = 50;
 /** How long a closing worker waits for the receiver to end the stream. */
 const CLOSE_GRACE_MS = 1000;
+/** Request buffers kept for reuse: a fresh 1 MiB Buffer per batch is page faults and GC work for the worker. */
+const POOLED_REQUESTS = 4;
 
 /** Status codes that mean "this batch can never be accepted", not "try again later". */
 const REFUSED = new Set([grpc.status.RESOURCE_EXHAUSTED, grpc.status.INVALID_ARGUMENT]);
@@ -62,6 +64,9 @@ export function channelOptions(cfg: SenderConfig): grpc.ChannelOptions {
     'grpc.max_reconnect_backoff_ms': cfg.reconnectMaxMs,
     'grpc.max_send_message_length': -1,
     'grpc.service_config': SERVICE_CONFIG,
+    // The sender resends from its record source itself after a reconnect; grpc-js's own retry
+    // layer (its buffer accounting and throttling on every write) has nothing to add.
+    'grpc.enable_retries': 0,
   };
   if (cfg.keepaliveMs > 0) {
     options['grpc.keepalive_time_ms'] = cfg.keepaliveMs;
@@ -106,6 +111,8 @@ export class Sender {
   private cause: { for: string | null; text: string | null } | null = null;
   /** Probes that timed out since a stream last came up. */
   private probeTimeouts = 0;
+  /** Request buffers, each free again once the receiver acked the last alert written in it. */
+  private readonly pool: Array<{ bytes: Buffer; lastSeq: number }> = [];
 
   constructor(
     /** The records: the ring itself, or a spool behind it (the name stays: it reads like the ring). */
@@ -350,6 +357,23 @@ export class Sender {
     }
     this.batchFirstSeq = firstSeq;
     this.nextSeq = firstSeq + request.alerts;
-    return request.finish(firstSeq);
+    return request.finish(firstSeq, this.bufferFor(request.size(firstSeq), this.nextSeq - 1));
+  }
+
+  /**
+   * A buffer for a request of `size` bytes whose last alert is `lastSeq`. grpc-js reads a
+   * request's bytes until it has framed them; the receiver's ack of its last alert proves it
+   * did, so from then on the buffer can be written again.
+   */
+  private bufferFor(size: number, lastSeq: number): Buffer {
+    for (const pooled of this.pool) {
+      if (pooled.lastSeq <= this.ackedSeq && pooled.bytes.length >= size) {
+        pooled.lastSeq = lastSeq;
+        return pooled.bytes;
+      }
+    }
+    const bytes = Buffer.allocUnsafeSlow(Math.max(size, this.cfg.batchBytes + 64 * 1024));
+    if (this.pool.length < POOLED_REQUESTS) this.pool.push({ bytes, lastSeq });
+    return bytes;
   }
 }
