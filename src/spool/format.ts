@@ -91,16 +91,17 @@ export interface RecordHeader {
 }
 
 /**
- * Reads the record at b[at, ...): 'ok' (header filled in; checksum verified), 'short' (b ends
- * before the record does: read more), or 'bad' (not a record, or damaged).
+ * Reads the record at b[at, ...): 'ok' (header filled in; checksum verified unless `checksum` is
+ * false: bytes this process holds as it wrote them), 'short' (b ends before the record does: read
+ * more), or 'bad' (not a record, or damaged).
  */
-export function readRecord(b: Buffer, at: number, end: number, maxLength: number, out: RecordHeader): 'ok' | 'short' | 'bad' {
+export function readRecord(b: Buffer, at: number, end: number, maxLength: number, out: RecordHeader, checksum = true): 'ok' | 'short' | 'bad' {
   if (end - at < RECORD_HEADER_BYTES) return 'short';
   if (b.readUInt32LE(at) !== RECORD_MAGIC) return 'bad';
   const length = b.readUInt32LE(at + 4);
   if (length > maxLength) return 'bad';
   if (end - at < RECORD_HEADER_BYTES + length) return 'short';
-  if (b.readUInt32LE(at + 8) !== crc32(b.subarray(at + 12, at + RECORD_HEADER_BYTES + length))) return 'bad';
+  if (checksum && b.readUInt32LE(at + 8) !== crc32(b.subarray(at + 12, at + RECORD_HEADER_BYTES + length))) return 'bad';
   const seq = b.readDoubleLE(at + 16);
   if (!Number.isSafeInteger(seq) || seq < 1) return 'bad';
   out.length = length;

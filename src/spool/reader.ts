@@ -34,6 +34,8 @@ export class SpoolReader {
   private chunk: Buffer = Buffer.alloc(0);
   private chunkSeg: Segment | null = null;
   private chunkStart = 0;
+  /** The chunk came from the file, not from the store's memory of its latest commits: check checksums. */
+  private chunkFromFile = true;
   private readonly header: RecordHeader = { length: 0, ringIndex: 0, seq: 0, timeMs: 0 };
   private readonly chunkBytes: number;
   private ready = false;
@@ -147,11 +149,11 @@ export class SpoolReader {
   /** Reads the record at the current position: 'ok', 'wait' (not all written yet) or 'damaged' (position moved on). */
   private parseAt(seg: Segment): 'ok' | 'wait' | 'damaged' {
     if (!this.covers(seg, this.offset, RECORD_HEADER_BYTES) && !this.load(seg, this.offset)) return 'damaged';
-    let r = readRecord(this.chunk, this.offset - this.chunkStart, this.chunk.length, this.store.cfg.maxRecordBytes, this.header);
+    let r = readRecord(this.chunk, this.offset - this.chunkStart, this.chunk.length, this.store.cfg.maxRecordBytes, this.header, this.chunkFromFile);
     if (r === 'short' && this.chunkStart + this.chunk.length < seg.size) {
       // The chunk ends inside the record: read again from its start (a chunk holds the largest record).
       if (!this.load(seg, this.offset)) return 'damaged';
-      r = readRecord(this.chunk, 0, this.chunk.length, this.store.cfg.maxRecordBytes, this.header);
+      r = readRecord(this.chunk, 0, this.chunk.length, this.store.cfg.maxRecordBytes, this.header, this.chunkFromFile);
     }
     if (r === 'ok') return 'ok';
     // The segment ends inside a record: one still being written, unless the segment is sealed.
@@ -180,7 +182,7 @@ export class SpoolReader {
       }
       pos = this.chunkStart + hit;
       if (!this.covers(seg, pos, RECORD_HEADER_BYTES + this.store.cfg.maxRecordBytes) && !this.load(seg, pos)) return;
-      const r = readRecord(this.chunk, pos - this.chunkStart, this.chunk.length, this.store.cfg.maxRecordBytes, this.header);
+      const r = readRecord(this.chunk, pos - this.chunkStart, this.chunk.length, this.store.cfg.maxRecordBytes, this.header, this.chunkFromFile);
       if (r === 'ok' && this.header.seq >= this.expect) {
         this.offset = pos;
         break;
@@ -198,7 +200,9 @@ export class SpoolReader {
   /** Reads a chunk of `seg` from `at`; false after a read error (the rest of the segment is skipped). */
   private load(seg: Segment, at: number): boolean {
     try {
-      this.chunk = this.store.readChunk(seg, at, this.chunkBytes);
+      const recent = this.store.recent(seg, at);
+      this.chunk = recent ?? this.store.readChunk(seg, at, this.chunkBytes);
+      this.chunkFromFile = recent === null;
       this.chunkSeg = seg;
       this.chunkStart = at;
       return true;
