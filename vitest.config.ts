@@ -18,6 +18,7 @@ const UNIT = [
   'test/publish-request.test.ts',
   'test/report-html.test.ts',
   'test/ring.test.ts',
+  'test/spool-reader.test.ts',
 ];
 
 export default defineConfig({
