@@ -514,65 +514,108 @@ describe('release, ack and rewind', () => {
     const payloadFor = (seq: number) => pattern(40 + seq * 8, seq);
     const died = new Error('the thread stopped here');
 
-    /** Five records, all read; `step` runs with the ring's `dieAt`-th header write never happening, nor any after it. */
-    function stopAt(dieAt: number, step: (consumer: RingConsumer) => void) {
-      const { buffer, producer, consumer } = makeRing(1024);
+    /** One worker's turn: it reads every record, then runs `step`, stopped at its `dieAt`-th header write. */
+    interface Turn {
+      dieAt: number;
+      step: (consumer: RingConsumer) => void;
+    }
+
+    /** Five records written; each turn a new consumer (a replacement worker); then one more reads what is left. */
+    function stopAt(turns: Turn[]) {
+      const { buffer, producer } = makeRing(1024);
       for (let seq = 1; seq <= 5; seq++) write(producer, payloadFor(seq));
-      for (let i = 0; i < 5; i++) readNext(consumer);
       let writes = 0;
-      const { store, add } = Atomics;
-      const stopping =
-        <F extends (...args: never[]) => unknown>(fn: F) =>
-        (...args: Parameters<F>) => {
-          if ((args[0] as unknown as { buffer: unknown }).buffer === buffer && ++writes >= dieAt) throw died;
-          return fn(...args);
-        };
-      Object.assign(Atomics, { store: stopping(store), add: stopping(add) });
-      try {
-        step(consumer);
-      } catch (err) {
-        if (err !== died) throw err;
-      } finally {
-        Object.assign(Atomics, { store, add });
+      for (const { dieAt, step } of turns) {
+        const consumer = new RingConsumer(buffer);
+        while (consumer.read() !== null);
+        writes = 0;
+        const { store, add } = Atomics;
+        const stopping =
+          <F extends (...args: never[]) => unknown>(fn: F) =>
+          (...args: Parameters<F>) => {
+            if ((args[0] as unknown as { buffer: unknown }).buffer === buffer && ++writes >= dieAt) throw died;
+            return fn(...args);
+          };
+        Object.assign(Atomics, { store: stopping(store), add: stopping(add) });
+        try {
+          step(consumer);
+        } catch (err) {
+          if (err !== died) throw err;
+        } finally {
+          Object.assign(Atomics, { store, add });
+        }
       }
-      const replacement = new RingConsumer(buffer);
+      const last = new RingConsumer(buffer);
       const rest: { seq: number; bytes: Buffer }[] = [];
-      for (let rec = replacement.read(); rec; rec = replacement.read()) {
+      for (let rec = last.read(); rec; rec = last.read()) {
         rest.push({ seq: rec.seq, bytes: Buffer.from(rec.data.subarray(rec.offset, rec.offset + rec.length)) });
       }
       return { writes, producer, rest };
     }
 
+    /** The replacement resends records numbered as before: from ackedSeq + 1, each with its own bytes. */
+    function expectNumberedAsBefore(producer: RingProducer, rest: { seq: number; bytes: Buffer }[], where: string): void {
+      const from = producer.settled().ackedSeq + 1;
+      expect(rest.map((r) => r.seq), where).toEqual([1, 2, 3, 4, 5].filter((seq) => seq >= from));
+      for (const r of rest) expect(r.bytes.equals(payloadFor(r.seq)), `record #${r.seq} ${where}`).toBe(true);
+    }
+
+    /** Gives up one record and releases through `through` (relative to where this worker started). */
+    const releaseTo = (through: (acked: number) => number) => (c: RingConsumer) => {
+      const acked = c.ackedSeq();
+      c.addGivenUp(1);
+      c.release(through(acked) - acked, through(acked));
+    };
+
     it('release(): the replacement numbers every record it resends as it was numbered before', () => {
-      const release = (c: RingConsumer) => {
-        c.addGivenUp(1);
-        c.release(3, 3);
-      };
-      const whole = stopAt(Infinity, release);
+      const release = releaseTo(() => 3);
+      const whole = stopAt([{ dieAt: Infinity, step: release }]);
       expect(whole.producer.settled()).toEqual({ ackedSeq: 3, givenUp: 1 });
       expect(whole.writes).toBeGreaterThan(3);
       for (let dieAt = 1; dieAt <= whole.writes; dieAt++) {
-        const { producer, rest } = stopAt(dieAt, release);
+        const { producer, rest } = stopAt([{ dieAt, step: release }]);
         const settled = producer.settled();
         expect(settled, `stopped at write ${dieAt}`).toEqual(settled.ackedSeq === 3 ? { ackedSeq: 3, givenUp: 1 } : { ackedSeq: 0, givenUp: 0 });
-        const from = settled.ackedSeq + 1;
-        expect(rest.map((r) => r.seq), `stopped at write ${dieAt}`).toEqual([1, 2, 3, 4, 5].filter((seq) => seq >= from));
-        for (const r of rest) expect(r.bytes.equals(payloadFor(r.seq)), `record #${r.seq} after a stop at write ${dieAt}`).toBe(true);
+        expectNumberedAsBefore(producer, rest, `after a stop at write ${dieAt}`);
       }
     });
 
-    it("free() with a spool's progress: the freed count and the freed space move together", () => {
-      const free = (c: RingConsumer) => c.free(2, { ringFreed: 2, tailSeq: 12 });
-      const whole = stopAt(Infinity, free);
+    it('release(): a replacement stopped too, at any write, after finishing its predecessor', () => {
+      const first = releaseTo(() => 3);
+      const second = releaseTo((acked) => acked + 1);
+      const writes = stopAt([{ dieAt: Infinity, step: first }]).writes;
+      for (let a = 1; a <= writes + 1; a++) {
+        for (let b = 1; b <= writes + 1; b++) {
+          const { producer, rest } = stopAt([
+            { dieAt: a, step: first },
+            { dieAt: b, step: second },
+          ]);
+          const where = `stopped at write ${a}, then at write ${b}`;
+          const settled = producer.settled();
+          // Every whole state: nothing, the first release, the second alone, or both; a give-up with each.
+          expect([{ ackedSeq: 0, givenUp: 0 }, { ackedSeq: 3, givenUp: 1 }, { ackedSeq: 1, givenUp: 1 }, { ackedSeq: 4, givenUp: 2 }], where).toContainEqual(settled);
+          expectNumberedAsBefore(producer, rest, where);
+        }
+      }
+    });
+
+    it("free() with a spool's progress: the freed count, its full count and the freed space move together", () => {
+      const free = (c: RingConsumer) => {
+        c.addJournaledCount('spoolFull', 2);
+        c.free(2, { ringFreed: 2, tailSeq: 12 });
+      };
+      const whole = stopAt([{ dieAt: Infinity, step: free }]);
       const usedAfter = (records: number) => [1, 2, 3, 4, 5].slice(records).reduce((n, seq) => n + expectedRecordBytes(payloadFor(seq).length), 0);
       expect(whole.producer.usedBytes()).toBe(usedAfter(2));
       for (let dieAt = 1; dieAt <= whole.writes; dieAt++) {
-        const { producer, rest } = stopAt(dieAt, free);
+        const { producer, rest } = stopAt([{ dieAt, step: free }]);
+        const where = `stopped at write ${dieAt}`;
         const freed = producer.spoolCounter('ringFreed');
-        expect([0, 2], `stopped at write ${dieAt}`).toContain(freed);
-        expect(producer.spoolCounter('tailSeq'), `stopped at write ${dieAt}`).toBe(freed === 2 ? 12 : 0);
-        expect(producer.usedBytes(), `stopped at write ${dieAt}`).toBe(usedAfter(freed));
-        expect(rest.map((r) => r.bytes.equals(payloadFor(r.seq + freed))), `stopped at write ${dieAt}`).toEqual(rest.map(() => true));
+        expect([0, 2], where).toContain(freed);
+        expect(producer.spoolCounter('tailSeq'), where).toBe(freed === 2 ? 12 : 0);
+        expect(producer.spoolCounter('spoolFull'), where).toBe(freed);
+        expect(producer.usedBytes(), where).toBe(usedAfter(freed));
+        expect(rest.map((r) => r.bytes.equals(payloadFor(r.seq + freed))), where).toEqual(rest.map(() => true));
         expect(rest).toHaveLength(5 - freed);
       }
     });

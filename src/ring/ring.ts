@@ -1,7 +1,7 @@
 // The shared-memory ring between the host's main thread (the only producer) and the
 // transmitter worker (the only consumer). Everything about its layout lives in this file.
 //
-// One SharedArrayBuffer: a 256-byte header of counters, then a power-of-two data area.
+// One SharedArrayBuffer: a 512-byte header of counters, then a power-of-two data area.
 // Positions are byte counters that only grow (mod 2^32); `pos & mask` is the offset.
 //
 //   released ──────── read (worker-local) ──────── written
@@ -16,7 +16,7 @@
 
 import type { RecordSource } from './record-source.js';
 
-export const HEADER_BYTES = 256;
+export const HEADER_BYTES = 512;
 /** Length word that means "skip to the start of the data area". */
 const PAD_MARKER = -1;
 
@@ -66,7 +66,9 @@ export type SpoolCounter = keyof typeof SPOOL_SLOTS;
  * again and the receiver took them for new alerts (60,000 sent, 64,096 delivered). So a commit is
  * written here first, then applied; a replacement applies a pending one again before it reads.
  */
-const JOURNAL = { released: 26, ackedSeq: 27, givenUp: 28, ringFreed: 29, tailSeq: 30 } as const;
+const JOURNAL = { released: 32, ackedSeq: 33, givenUp: 34, ringFreed: 35, tailSeq: 36, delivered: 37, spoolFull: 38 } as const;
+/** Spool counters a commit publishes (counted at once, they were counted again by a replacement that redid the work). */
+type JournaledCounter = 'delivered' | 'spoolFull';
 
 export const CONNECTION_STATES = ['idle', 'connecting', 'ready', 'backoff', 'closed'] as const;
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
@@ -292,13 +294,20 @@ export class RingConsumer extends RingView implements RecordSource {
   private releasedSeq: number;
   private record: RingRecord;
   private givenUpToPublish = 0;
+  private readonly countsToPublish: Record<JournaledCounter, number> = { delivered: 0, spoolFull: 0 };
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
-    // A worker that died mid-publish left the version odd: close it, or the host keeps its old pair.
-    if (Atomics.load(this.ctl, PUBLISH_VERSION) & 1) Atomics.add(this.ctl, PUBLISH_VERSION, 1);
-    // One that died mid-commit left it journaled: finish it, so RELEASED and ACKED_SEQ agree.
-    if (Atomics.load(this.ctl, JOURNAL_PENDING) === 1) this.applyJournal();
+    // A worker that died mid-publish left the version odd; one that died mid-commit left the
+    // commit journaled. Finish the commit (inside the bracket still open, if one is), so RELEASED
+    // and ACKED_SEQ agree, then close the bracket, or the host keeps its old pair.
+    const bracketOpen = (Atomics.load(this.ctl, PUBLISH_VERSION) & 1) === 1;
+    if (Atomics.load(this.ctl, JOURNAL_PENDING) === 1) {
+      this.applyJournal(bracketOpen);
+      Atomics.store(this.ctl, JOURNAL_PENDING, 0);
+    } else if (bracketOpen) {
+      Atomics.add(this.ctl, PUBLISH_VERSION, 1);
+    }
     this.releasedPos = Atomics.load(this.ctl, RELEASED);
     this.readPos = this.releasedPos;
     this.releasedSeq = this.ackedSeq();
@@ -380,7 +389,10 @@ export class RingConsumer extends RingView implements RecordSource {
     Atomics.store(big, JOURNAL.givenUp, Atomics.load(big, GIVEN_UP) + BigInt(this.givenUpToPublish));
     Atomics.store(big, JOURNAL.ringFreed, spool ? BigInt(spool.ringFreed) : Atomics.load(big, SPOOL_SLOTS.ringFreed));
     Atomics.store(big, JOURNAL.tailSeq, spool ? BigInt(spool.tailSeq) : Atomics.load(big, SPOOL_SLOTS.tailSeq));
-    this.givenUpToPublish = 0;
+    const counts = this.countsToPublish;
+    Atomics.store(big, JOURNAL.delivered, Atomics.load(big, SPOOL_SLOTS.delivered) + BigInt(counts.delivered));
+    Atomics.store(big, JOURNAL.spoolFull, Atomics.load(big, SPOOL_SLOTS.spoolFull) + BigInt(counts.spoolFull));
+    this.givenUpToPublish = counts.delivered = counts.spoolFull = 0;
     Atomics.store(this.ctl, JOURNAL_PENDING, 1);
     this.applyJournal();
     Atomics.store(this.ctl, JOURNAL_PENDING, 0);
@@ -391,12 +403,14 @@ export class RingConsumer extends RingView implements RecordSource {
    * one version bracket, so the host reads both new or both old (settled()); tailSeq before
    * ringFreed, so a host that sees records freed sees where they ended; RELEASED last.
    */
-  private applyJournal(): void {
+  private applyJournal(bracketOpen = false): void {
     const big = this.big;
-    Atomics.add(this.ctl, PUBLISH_VERSION, 1);
+    if (!bracketOpen) Atomics.add(this.ctl, PUBLISH_VERSION, 1);
     Atomics.store(big, GIVEN_UP, Atomics.load(big, JOURNAL.givenUp));
     Atomics.store(big, ACKED_SEQ, Atomics.load(big, JOURNAL.ackedSeq));
     Atomics.add(this.ctl, PUBLISH_VERSION, 1);
+    Atomics.store(big, SPOOL_SLOTS.delivered, Atomics.load(big, JOURNAL.delivered));
+    Atomics.store(big, SPOOL_SLOTS.spoolFull, Atomics.load(big, JOURNAL.spoolFull));
     Atomics.store(big, SPOOL_SLOTS.tailSeq, Atomics.load(big, JOURNAL.tailSeq));
     Atomics.store(big, SPOOL_SLOTS.ringFreed, Atomics.load(big, JOURNAL.ringFreed));
     Atomics.store(this.ctl, RELEASED, Number(Atomics.load(big, JOURNAL.released)));
@@ -454,6 +468,11 @@ export class RingConsumer extends RingView implements RecordSource {
   /** Counts n of the records the next release() or setAckedSeq() settles as given up; published with it. */
   addGivenUp(n: number): void {
     this.givenUpToPublish += n;
+  }
+
+  /** Counts n for a spool counter the next commit (free() or setAckedSeq()) publishes, with the work it counts. */
+  addJournaledCount(name: JournaledCounter, n: number): void {
+    this.countsToPublish[name] += n;
   }
 
   /** The spool's worker publishes where the acknowledged records end (see SPOOL_SLOTS), with any give-ups. */

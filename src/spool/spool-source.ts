@@ -233,7 +233,7 @@ export class SpoolSource implements RecordSource {
     const counted = full + this.skipUncounted;
     this.skipUncounted = 0;
     if (counted > 0) {
-      this.ring.addSpoolCounter('spoolFull', counted);
+      this.ring.addJournaledCount('spoolFull', counted); // published by the free() below
       this.sayNow('full', `the spool is full (maxBytes ${this.cfg.maxBytes}, whenFull drop_newest): new alerts are given up`);
     }
     this.skipAtProgress = this.skip;
@@ -333,10 +333,10 @@ export class SpoolSource implements RecordSource {
     const delivered = through - this.acked - this.dropped.count(this.acked + 1, through) - givenUp;
     this.acked = through;
     this.dropped.pruneThrough(Math.min(through, this.settled));
-    this.ring.addSpoolCounter('delivered', Math.max(0, delivered));
+    this.ring.addJournaledCount('delivered', Math.max(0, delivered));
     if (givenUp > 0) this.ring.addGivenUp(givenUp);
-    // advance() publishes the give-ups with the settled point; if that did not move, publish them now.
-    if (!this.advance() && givenUp > 0) this.ring.setAckedSeq(this.settled);
+    // advance() publishes the counts with the settled point; if that did not move, publish them now.
+    if (!this.advance()) this.ring.setAckedSeq(this.settled);
   }
 
   /** Moves the settled point over acknowledged and given-up records; frees whole segments behind it. True when it moved. */
