@@ -78,6 +78,11 @@ export function channelOptions(cfg: SenderConfig): grpc.ChannelOptions {
 }
 
 
+interface PooledRequest {
+  bytes: Buffer;
+  busy: boolean;
+}
+
 interface StreamEnd {
   code: grpc.status;
   details: string;
@@ -111,8 +116,10 @@ export class Sender {
   private cause: { for: string | null; text: string | null } | null = null;
   /** Probes that timed out since a stream last came up. */
   private probeTimeouts = 0;
-  /** Request buffers, each free again once the receiver acked the last alert written in it. */
-  private readonly pool: Array<{ bytes: Buffer; lastSeq: number }> = [];
+  /** Request buffers, each busy from nextBatch() until grpc-js is done with its write (or its stream ended). */
+  private readonly pool: PooledRequest[] = [];
+  /** The pooled buffer the last request went into, or null when it has one of its own. */
+  private batchBuffer: PooledRequest | null = null;
 
   constructor(
     /** The records: the ring itself, or a spool behind it (the name stays: it reads like the ring). */
@@ -195,6 +202,8 @@ export class Sender {
       call.on('error', () => {}); // the status event below carries the outcome
       call.on('status', (status: grpc.StatusObject) => {
         ended = true;
+        // The call is over: grpc-js reads none of its requests any more, written or still queued.
+        for (const pooled of this.pool) pooled.busy = false;
         wakeDrain?.();
         resolve({ code: status.code, details: status.details, lastBatchFirstSeq, lastBatchSize });
       });
@@ -243,7 +252,10 @@ export class Sender {
           this.highestSent = Math.max(this.highestSent, this.nextSeq - 1);
           this.ring.setHighestSent(this.highestSent);
           this.ring.addSent(lastBatchSize);
-          if (!call.write(request)) {
+          const pooled = this.batchBuffer;
+          // The callback says grpc-js is done with the bytes (framed and written), not the receiver's ack:
+          // an ack can run ahead of this stream (a resend after a restart the receiver already had).
+          if (!call.write(request, pooled ? () => (pooled.busy = false) : undefined)) {
             // A receiver that stops reading never drains; the host closing must still get through.
             await new Promise<void>((resolve) => {
               const watch = setInterval(() => this.ring.closing() && wake(), 50);
@@ -357,23 +369,19 @@ export class Sender {
     }
     this.batchFirstSeq = firstSeq;
     this.nextSeq = firstSeq + request.alerts;
-    return request.finish(firstSeq, this.bufferFor(request.size(firstSeq), this.nextSeq - 1));
+    return request.finish(firstSeq, this.bufferFor(request.size(firstSeq)));
   }
 
-  /**
-   * A buffer for a request of `size` bytes whose last alert is `lastSeq`. grpc-js reads a
-   * request's bytes until it has framed them; the receiver's ack of its last alert proves it
-   * did, so from then on the buffer can be written again.
-   */
-  private bufferFor(size: number, lastSeq: number): Buffer {
-    for (const pooled of this.pool) {
-      if (pooled.lastSeq <= this.ackedSeq && pooled.bytes.length >= size) {
-        pooled.lastSeq = lastSeq;
-        return pooled.bytes;
-      }
+  /** A buffer for a request of `size` bytes: a free pooled one when there is one, else one of its own. */
+  private bufferFor(size: number): Buffer {
+    let pooled = this.pool.find((p) => !p.busy && p.bytes.length >= size) ?? null;
+    if (pooled === null && this.pool.length < POOLED_REQUESTS) {
+      pooled = { bytes: Buffer.allocUnsafeSlow(Math.max(size, this.cfg.batchBytes + 64 * 1024)), busy: false };
+      this.pool.push(pooled);
     }
-    const bytes = Buffer.allocUnsafeSlow(Math.max(size, this.cfg.batchBytes + 64 * 1024));
-    if (this.pool.length < POOLED_REQUESTS) this.pool.push({ bytes, lastSeq });
-    return bytes;
+    this.batchBuffer = pooled;
+    if (pooled === null) return Buffer.allocUnsafe(size);
+    pooled.busy = true;
+    return pooled.bytes;
   }
 }
