@@ -3,12 +3,12 @@
 // the file with every checksum checked, so damage on disk is still found and counted.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSync, closeSync, readdirSync, writeSync } from 'node:fs';
+import { openSync, closeSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveSpool } from '../dist/src/spool/options.js';
 import { SpoolStore } from '../dist/src/spool/store.js';
 import { SpoolReader } from '../dist/src/spool/reader.js';
-import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES } from '../dist/src/spool/format.js';
+import { RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, segmentHeader, segmentName } from '../dist/src/spool/format.js';
 import { tempDir } from './helpers/pki.js';
 
 const stores: SpoolStore[] = [];
@@ -96,5 +96,35 @@ describe('spool reader', () => {
     const { got, lost } = readFrom(store, 1);
     expect(lost).toEqual([expect.stringMatching(/^#7\.\.#7: .*bad checksum/)]);
     expect(got).toHaveLength(299);
+  });
+});
+
+describe('spool store at open', () => {
+  it('a last segment with only its header, behind unacknowledged ones: the new records under its name are read, kept after the ack, and found by the next process', () => {
+    const first = openStore();
+    append(first.store, 1, 10);
+    first.store.close();
+    stores.splice(stores.indexOf(first.store), 1);
+    // A crash right after creating the next segment leaves it like this: a header, no record.
+    writeFileSync(join(first.dir, segmentName(11)), segmentHeader(11, Date.now()));
+    const cfg = resolveSpool('test', { dir: first.dir, maxBytes: 256 * 1024 * 1024, fsync: 'never' }, 64 * 1024)!;
+    const reopen = () => {
+      const store = new SpoolStore(cfg, { log: () => {}, dropped: () => {} });
+      stores.push(store);
+      return { store, opened: store.open() };
+    };
+    const second = reopen();
+    expect(second.opened).toMatchObject({ ackedSeq: 0, lastSeq: 10 });
+    // A new process appends to a new segment: it starts at #11, the header-only one's name.
+    append(second.store, 11, 20);
+    const { got, lost } = readFrom(second.store, 1);
+    expect(lost).toEqual([]);
+    expect(got.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    second.store.ackThrough(10);
+    second.store.close();
+    stores.splice(stores.indexOf(second.store), 1);
+    const third = reopen();
+    expect(third.opened).toMatchObject({ ackedSeq: 10, lastSeq: 20 });
+    expect(readFrom(third.store, 11).got.map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 11));
   });
 });

@@ -177,7 +177,8 @@ export class SpoolReader {
       const hit = this.chunk.indexOf(RECORD_MAGIC_BYTES, pos - this.chunkStart);
       if (hit < 0) {
         if (this.chunkStart + this.chunk.length >= seg.size) break;
-        pos = this.chunkStart + this.chunk.length - (RECORD_MAGIC_BYTES.length - 1);
+        // Overlap the next chunk by a magic's length less one; always forward (a chunk from memory can be that short).
+        pos = Math.max(pos + 1, this.chunkStart + this.chunk.length - (RECORD_MAGIC_BYTES.length - 1));
         continue;
       }
       pos = this.chunkStart + hit;

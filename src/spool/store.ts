@@ -86,6 +86,8 @@ const ACK_WRITE_MS = 100;
  * fifth of its time at max rate, for bytes it wrote a moment before.
  */
 const RECENT_BYTES = 4 * 1024 * 1024;
+/** And at most this many commits (at a low rate each holds a record or two): recent() looks through them. */
+const RECENT_COMMITS = 1024;
 
 /** Bytes written to `seg` at `start` by one commit. */
 interface Written {
@@ -208,6 +210,9 @@ export class SpoolStore {
       const tail = this.scanTail(last);
       lastSeq = Math.max(lastSeq, tail.lastSeq ?? last.firstSeq - 1);
       lastRingIndex = tail.lastRingIndex;
+      // No record in it (a crash between creating it and its first write): removed now, so the
+      // next append creates it again under its name, as the only segment of that name.
+      if (last.size <= SEGMENT_HEADER_BYTES) this.deleteSegment(last);
     }
     this.lastSeq = this.committedSeq = lastSeq;
     this.totalBytes = this.segments.reduce((n, s) => n + s.size, 0);
@@ -408,19 +413,25 @@ export class SpoolStore {
       }
       throw err;
     }
-    this.remember({ seg, start: seg.size, bytes: this.pending.subarray(0, this.pendingLen) });
-    // A fresh buffer: readers may hold views of the old one until their records are acknowledged.
-    this.pending = Buffer.allocUnsafe(this.pending.length);
+    this.remember(seg, seg.size);
     seg.size += this.pendingLen;
     this.committedSeq = this.lastSeq;
     this.pendingLen = 0;
     this.dataDirty = true;
   }
 
-  private remember(written: Written): void {
-    this.recentWrites.push(written);
-    this.recentBytes += written.bytes.length;
-    while (this.recentBytes > RECENT_BYTES && this.recentWrites.length > 1) this.recentBytes -= this.recentWrites.shift()!.bytes.length;
+  /**
+   * Keeps a copy of what commit() just wrote at `start` of `seg`: a buffer of its own, exactly its
+   * size (pending is reused, and readers keep views of these until their records are acknowledged).
+   */
+  private remember(seg: Segment, start: number): void {
+    const bytes = Buffer.allocUnsafeSlow(this.pendingLen);
+    this.pending.copy(bytes, 0, 0, this.pendingLen);
+    this.recentWrites.push({ seg, start, bytes });
+    this.recentBytes += bytes.length;
+    while ((this.recentBytes > RECENT_BYTES || this.recentWrites.length > RECENT_COMMITS) && this.recentWrites.length > 1) {
+      this.recentBytes -= this.recentWrites.shift()!.bytes.length;
+    }
   }
 
   /**
