@@ -13,7 +13,7 @@
 //   npm run bench -- --scenario throughput ours against grpc-js with pre-encoded requests, unix and mTLS (throughput.mjs)
 //   npm run bench -- --scenario subscribers a sub subscriber at 100,000 alerts/s (subscribers.mjs)
 //   npm run bench -- --scenario spool      with and without a spool, and an outage's replay (spool.mjs),
-//                                          or one of spool-max, spool-paced, spool-outage
+//                                          or one of spool-max, spool-paced, spool-fast, spool-outage
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';

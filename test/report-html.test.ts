@@ -39,6 +39,7 @@ function report(peer: string, scenario: string, overrides: Partial<FloodReport> 
     eventLoopDelayMs: { p50: 10.1, p99: 12.34, max: 20 },
     mainCpuUsPerAlert: 3.456,
     floodLoopCpuUsPerAlert: 0.2,
+    processCpuUsPerAlert: 6.5,
     deliveryMs: { p50: 0.812, p99: 25.5 },
     rssMaxMB: 123.45,
     resent: 0,

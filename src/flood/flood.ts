@@ -251,6 +251,7 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
   const loopCpuUs = await calibrateLoopCpu(pacing, makeAlert);
   loopDelay.enable();
   const cpuStart = mainThreadCpuMicros();
+  const processCpuStart = process.cpuUsage();
   const start = performance.now();
   const baseNs = BigInt(Date.now()) * 1_000_000n;
   scheduleFaults();
@@ -282,6 +283,7 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
   const flushed = await target.flush(opts.flushTimeoutMs ?? 30_000);
   // Until the flush is done: a peer that sends on the main thread does part of its work here.
   const cpuEnd = mainThreadCpuMicros();
+  const processCpu = process.cpuUsage(processCpuStart);
   clearInterval(sampler);
   sample(performance.now() - start);
   loopDelay.disable();
@@ -314,6 +316,7 @@ export async function runFlood(opts: FloodOptions): Promise<FloodReport> {
     eventLoopDelayMs: { p50: late(loop.p50), p99: late(loop.p99), max: late(loop.max) },
     mainCpuUsPerAlert: emitted > 0 ? Math.max(0, (cpuEnd - cpuStart) / emitted - loopCpuUs) : 0,
     floodLoopCpuUsPerAlert: loopCpuUs,
+    processCpuUsPerAlert: emitted > 0 ? Math.max(0, (processCpu.user + processCpu.system) / emitted - loopCpuUs) : 0,
     // NaN (null in JSON) when the peer cannot see acks, rather than a misleading 0.
     deliveryMs: deliveryMs.count > 0 ? { p50: delivery.p50, p99: delivery.p99 } : { p50: NaN, p99: NaN },
     rssMaxMB: Math.max(rssMaxMB, process.resourceUsage().maxRSS / 1024),

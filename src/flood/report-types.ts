@@ -49,6 +49,11 @@ export interface FloodReport {
   mainCpuUsPerAlert: number;
   /** The flood loop's own main-thread CPU per alert (making and timing it), measured with a no-op emit. */
   floodLoopCpuUsPerAlert: number;
+  /**
+   * The flooding process's CPU, every thread (the transmitter's worker included; the receiver is
+   * another process), over the same span, per alert, minus the flood loop's cost: what the host pays.
+   */
+  processCpuUsPerAlert: number;
   /** emit() to acknowledgement, milliseconds (sampled alerts); NaN (null in JSON) when the peer cannot see acks. */
   deliveryMs: { p50: number; p99: number };
   rssMaxMB: number;
