@@ -118,6 +118,16 @@ describe('web console in Chromium', () => {
     await page.fill('#f-tag', '');
     await page.waitForFunction((n) => document.querySelectorAll('#alerts .alert').length === n, ROWS);
 
+    // Rule: a part of a name, any case, matches every rule that holds it.
+    await page.fill('#f-rule', 'POD');
+    const pods = ALERTS.filter((a) => a.rule.toLowerCase().includes('pod')).reverse();
+    expect(pods.length).toBeGreaterThan(1);
+    expect(new Set(pods.map((a) => a.rule)).size).toBeGreaterThan(1);
+    await page.waitForFunction((n) => document.querySelectorAll('#alerts .alert').length === n, pods.length);
+    expect(await column(page, 'rule')).toEqual(pods.map((a) => a.rule));
+    await page.fill('#f-rule', '');
+    await page.waitForFunction((n) => document.querySelectorAll('#alerts .alert').length === n, ROWS);
+
     // Opening the newest alert lists its output_fields; a 64-bit evt.time stays exact.
     await page.locator('#alerts .alert > .row').first().click();
     await page.waitForSelector('.detail dl.fields');
