@@ -10,6 +10,7 @@ import { createRingBuffer, RingConsumer, RingProducer } from '../dist/src/ring/r
 import { Sender } from '../dist/src/destinations/grpc/sender.js';
 import { PublishAck, PublishRequest } from '../dist/src/gen/falco/transmit/v1/transmit.js';
 import { response } from '../dist/src/gen/falco/outputs/outputs.js';
+import { waitFor } from './helpers/harness.js';
 
 /** Alert #seq, encoded as the host encodes one: about 3 KB, its number in its output. */
 const outputFor = (seq: number) => `#${seq}# ${String.fromCharCode(0x61 + (seq % 26)).repeat(3000)}`;
@@ -73,7 +74,7 @@ describe('sender requests', () => {
         { error: (text) => errors.push(text), log: (line) => errors.push(line) },
       );
       const running = sender.run();
-      while (producer.ackedSeq() < resend) await new Promise((resolve) => setTimeout(resolve, 5));
+      await waitFor(() => `the receiver's ack of #${resend} (acked: ${producer.ackedSeq()})`, () => producer.ackedSeq() >= resend);
       // New alerts in small groups while the receiver is not reading.
       let next = resend + 1;
       for (let group = 0; group < 30; group++) {
@@ -84,8 +85,7 @@ describe('sender requests', () => {
       const newest = next - 1;
       const seen = new Set<number>();
       const wrong: string[] = [];
-      while (!seen.has(newest)) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
+      const take = (): boolean => {
         for (const message of received.splice(0)) {
           const request = PublishRequest.decode(message);
           request.alerts.forEach((alert, k) => {
@@ -94,7 +94,9 @@ describe('sender requests', () => {
             if (alert.output !== outputFor(seq)) wrong.push(`#${seq}`);
           });
         }
-      }
+        return seen.has(newest);
+      };
+      await waitFor(() => `alert #${newest} on the wire (${seen.size} alerts seen)`, take);
       producer.requestClose();
       await running;
       expect(wrong).toEqual([]);

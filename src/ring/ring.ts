@@ -293,8 +293,8 @@ export class RingConsumer extends RingView implements RecordSource {
   private readSeq: number;
   private releasedSeq: number;
   private record: RingRecord;
-  private givenUpToPublish = 0;
-  private readonly countsToPublish: Record<JournaledCounter, number> = { delivered: 0, spoolFull: 0 };
+  /** Counts the next commit publishes, with the work they count (see addGivenUp, addJournaledCount). */
+  private readonly toPublish: Record<JournaledCounter | 'givenUp', number> = { givenUp: 0, delivered: 0, spoolFull: 0 };
 
   constructor(buffer: SharedArrayBuffer) {
     super(buffer);
@@ -386,13 +386,13 @@ export class RingConsumer extends RingView implements RecordSource {
     const big = this.big;
     Atomics.store(big, JOURNAL.released, BigInt(released));
     Atomics.store(big, JOURNAL.ackedSeq, BigInt(ackedSeq));
-    Atomics.store(big, JOURNAL.givenUp, Atomics.load(big, GIVEN_UP) + BigInt(this.givenUpToPublish));
+    const counts = this.toPublish;
+    Atomics.store(big, JOURNAL.givenUp, Atomics.load(big, GIVEN_UP) + BigInt(counts.givenUp));
     Atomics.store(big, JOURNAL.ringFreed, spool ? BigInt(spool.ringFreed) : Atomics.load(big, SPOOL_SLOTS.ringFreed));
     Atomics.store(big, JOURNAL.tailSeq, spool ? BigInt(spool.tailSeq) : Atomics.load(big, SPOOL_SLOTS.tailSeq));
-    const counts = this.countsToPublish;
     Atomics.store(big, JOURNAL.delivered, Atomics.load(big, SPOOL_SLOTS.delivered) + BigInt(counts.delivered));
     Atomics.store(big, JOURNAL.spoolFull, Atomics.load(big, SPOOL_SLOTS.spoolFull) + BigInt(counts.spoolFull));
-    this.givenUpToPublish = counts.delivered = counts.spoolFull = 0;
+    counts.givenUp = counts.delivered = counts.spoolFull = 0;
     Atomics.store(this.ctl, JOURNAL_PENDING, 1);
     this.applyJournal();
     Atomics.store(this.ctl, JOURNAL_PENDING, 0);
@@ -467,12 +467,12 @@ export class RingConsumer extends RingView implements RecordSource {
 
   /** Counts n of the records the next release() or setAckedSeq() settles as given up; published with it. */
   addGivenUp(n: number): void {
-    this.givenUpToPublish += n;
+    this.toPublish.givenUp += n;
   }
 
   /** Counts n for a spool counter the next commit (free() or setAckedSeq()) publishes, with the work it counts. */
   addJournaledCount(name: JournaledCounter, n: number): void {
-    this.countsToPublish[name] += n;
+    this.toPublish[name] += n;
   }
 
   /** The spool's worker publishes where the acknowledged records end (see SPOOL_SLOTS), with any give-ups. */

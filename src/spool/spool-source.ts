@@ -336,7 +336,7 @@ export class SpoolSource implements RecordSource {
     this.ring.addJournaledCount('delivered', Math.max(0, delivered));
     if (givenUp > 0) this.ring.addGivenUp(givenUp);
     // advance() publishes the counts with the settled point; if that did not move, publish them now.
-    if (!this.advance()) this.ring.setAckedSeq(this.settled);
+    if (!this.advance() && (delivered > 0 || givenUp > 0)) this.ring.setAckedSeq(this.settled);
   }
 
   /** Moves the settled point over acknowledged and given-up records; frees whole segments behind it. True when it moved. */

@@ -82,8 +82,9 @@ export interface OpenedSpool {
 const ACK_WRITE_MS = 100;
 /**
  * Bytes of the latest commits kept in memory for a reader close behind the writer (recent()):
- * reading them back from the page cache and checking each checksum again cost the worker about a
- * fifth of its time at max rate, for bytes it wrote a moment before.
+ * reading them back from the page cache and checking each checksum again, for bytes written a
+ * moment before, was a fifth of what the spool added to the process's CPU at 100,000/s
+ * (docs/performance.md#spool). A reader far behind (the sender lagging) reads the file anyway.
  */
 const RECENT_BYTES = 4 * 1024 * 1024;
 /** And at most this many commits (at a low rate each holds a record or two): recent() looks through them. */
