@@ -68,6 +68,7 @@ describe('send --http-listen bounds what a poster can hold', () => {
         healthy++;
       }
     })();
+    poster.catch(() => {}); // awaited below; if the test fails first, the receiver's kill must not add an unhandled rejection
 
     // Headers that never end: a byte every 100 ms.
     const slowHeaders = attacker(port);
@@ -118,6 +119,52 @@ describe('send --http-listen bounds what a poster can hold', () => {
     expect(existsSync(out)).toBe(true);
     const written = readFileSync(out, 'utf8').trim().split('\n');
     expect(written).toEqual(Array.from({ length: healthy }, (_, i) => ALERTS[i % ALERTS.length]));
+  });
+
+  it('a poster cut at the limit still reads its 413: the connection half-closes and drops what follows, not a reset, and closes even if the poster never stops', async () => {
+    const { send, exited, port, stderr } = await httpSend([]);
+    const chunk = Buffer.from(`10000\r\n${' '.repeat(0x10000)}\r\n`);
+    /** A poster that sends past the limit, until the server half-closes or (`forever`) until it is closed, and keeps its own side open. */
+    const overLimit = (forever: boolean) => {
+      const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      sockets.push(socket);
+      let answer = '';
+      const errors: string[] = [];
+      socket.on('data', (d: Buffer) => (answer += d.toString()));
+      socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
+      const finReceived = new Promise<void>((resolve) => socket.once('end', resolve));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+      let stop = false;
+      if (!forever) void finReceived.then(() => (stop = true));
+      const pump = (): void => {
+        while (!stop && !socket.destroyed && socket.write(chunk));
+        if (!stop && !socket.destroyed) socket.once('drain', pump);
+      };
+      pump();
+      const write = (data: Buffer) => new Promise<void>((resolve, reject) => socket.write(data, (err) => (err ? reject(err) : resolve())));
+      return { socket, answer: () => answer, errors, finReceived, closed, write };
+    };
+
+    // One stops once it has its answer: it may go on writing for a moment and is not reset.
+    const polite = overLimit(false);
+    await polite.finReceived;
+    expect(polite.answer()).toMatch(/^HTTP\/1\.1 413 [\s\S]*over the 1048576-byte limit/);
+    for (let i = 0; i < 16; i++) await polite.write(chunk); // 1 MiB after the answer, dropped
+    polite.socket.end();
+    await polite.closed;
+    expect(polite.errors).toEqual([]);
+
+    // One never stops: it reads its answer too, and the server closes it all the same.
+    const stubborn = overLimit(true);
+    await stubborn.closed;
+    expect(stubborn.answer()).toMatch(/^HTTP\/1\.1 413 [\s\S]*over the 1048576-byte limit/);
+
+    send.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // Two requests, each answered once: what they sent after their answer is no request of its own.
+    expect(stderr()).toMatch(/http answers: 413 x2\n/);
+    expect(stderr()).toMatch(sendSummary({ read: 2, malformed: 2, emitted: 0, acked: 0, dropped: 0 }));
   });
 
   it('closes connections past --http-max-connections on arrival, says so, and takes posts again once one closes', async () => {
