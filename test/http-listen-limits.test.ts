@@ -124,8 +124,8 @@ describe('send --http-listen bounds what a poster can hold', () => {
   it('a poster cut at the limit still reads its 413: the connection half-closes and drops what follows, not a reset, and closes even if the poster never stops', async () => {
     const { send, exited, port, stderr } = await httpSend([]);
     const chunk = Buffer.from(`10000\r\n${' '.repeat(0x10000)}\r\n`);
-    /** A poster that sends past the limit, until the server half-closes or (`forever`) until it is closed, and keeps its own side open. */
-    const overLimit = (forever: boolean) => {
+    /** A raw poster that keeps its own side open when the server half-closes, and records what it hears. */
+    const poster = (head: string) => {
       const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
       sockets.push(socket);
       let answer = '';
@@ -134,37 +134,56 @@ describe('send --http-listen bounds what a poster can hold', () => {
       socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
       const finReceived = new Promise<void>((resolve) => socket.once('end', resolve));
       const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-      socket.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
-      let stop = false;
-      if (!forever) void finReceived.then(() => (stop = true));
-      const pump = (): void => {
-        while (!stop && !socket.destroyed && socket.write(chunk));
-        if (!stop && !socket.destroyed) socket.once('drain', pump);
-      };
-      pump();
+      socket.write(head);
       const write = (data: Buffer) => new Promise<void>((resolve, reject) => socket.write(data, (err) => (err ? reject(err) : resolve())));
-      return { socket, answer: () => answer, errors, finReceived, closed, write };
+      /** Sends chunks as fast as they go, until the server half-closes or (`forever`) until it is closed. */
+      const pump = (forever: boolean): void => {
+        let stop = false;
+        if (!forever) void finReceived.then(() => (stop = true));
+        const more = (): void => {
+          while (!stop && !socket.destroyed && socket.write(chunk));
+          if (!stop && !socket.destroyed) socket.once('drain', more);
+        };
+        more();
+      };
+      return { socket, answer: () => answer, errors, finReceived, closed, write, pump };
+    };
+    const chunked = 'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const tooLarge = /^HTTP\/1\.1 413 [\s\S]*over the 1048576-byte limit/;
+    /** Sends 1 MiB more after the answer, waiting on each write: a reset would fail one. Then closes its side. */
+    const sendMoreAndLeave = async (p: ReturnType<typeof poster>): Promise<void> => {
+      for (let i = 0; i < 16; i++) await p.write(chunk);
+      p.socket.end();
+      await p.closed;
     };
 
     // One stops once it has its answer: it may go on writing for a moment and is not reset.
-    const polite = overLimit(false);
+    const polite = poster(chunked);
+    polite.pump(false);
     await polite.finReceived;
-    expect(polite.answer()).toMatch(/^HTTP\/1\.1 413 [\s\S]*over the 1048576-byte limit/);
-    for (let i = 0; i < 16; i++) await polite.write(chunk); // 1 MiB after the answer, dropped
-    polite.socket.end();
-    await polite.closed;
+    expect(polite.answer()).toMatch(tooLarge);
+    await sendMoreAndLeave(polite);
     expect(polite.errors).toEqual([]);
 
+    // One asks first (Expect: 100-continue, as curl does for a large body): it hears 413 before
+    // it sends, and if it sends all the same (curl does after a second), it is not reset either.
+    const asker = poster('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20000000\r\nExpect: 100-continue\r\n\r\n');
+    await asker.finReceived;
+    expect(asker.answer()).toMatch(/^HTTP\/1\.1 413 [\s\S]*body of 20000000 bytes is over the 1048576-byte limit/);
+    await sendMoreAndLeave(asker);
+    expect(asker.errors).toEqual([]);
+
     // One never stops: it reads its answer too, and the server closes it all the same.
-    const stubborn = overLimit(true);
+    const stubborn = poster(chunked);
+    stubborn.pump(true);
     await stubborn.closed;
-    expect(stubborn.answer()).toMatch(/^HTTP\/1\.1 413 [\s\S]*over the 1048576-byte limit/);
+    expect(stubborn.answer()).toMatch(tooLarge);
 
     send.kill('SIGTERM');
     expect(await exited).toBe(0);
-    // Two requests, each answered once: what they sent after their answer is no request of its own.
-    expect(stderr()).toMatch(/http answers: 413 x2\n/);
-    expect(stderr()).toMatch(sendSummary({ read: 2, malformed: 2, emitted: 0, acked: 0, dropped: 0 }));
+    // Three requests, each answered once: what they sent after their answer is no request of its own.
+    expect(stderr()).toMatch(/http answers: 413 x3\n/);
+    expect(stderr()).toMatch(sendSummary({ read: 3, malformed: 3, emitted: 0, acked: 0, dropped: 0 }));
   });
 
   it('closes connections past --http-max-connections on arrival, says so, and takes posts again once one closes', async () => {

@@ -57,7 +57,7 @@ const LINGER_MS = 2000;
 /**
  * Closes a connection the peer is still writing to without losing the answer just written.
  * Closing a socket with unread bytes in it sends a reset, and a reset can reach the peer before
- * it has read the answer, which it then never sees (1 in 20 cuts on loopback). So: half-close
+ * it has read the answer, which it then never sees (1 to 2 cuts in 40 on loopback). So: half-close
  * after the answer, drop what still arrives, and close for good when the peer closes, or after
  * LINGER_MS. Memory stays bounded; the peer holds a connection LINGER_MS at most.
  */
@@ -96,6 +96,14 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   const inFlight = new WeakMap<object, number>();
   /** Connections answered and being closed: what they still send or fail is not a new request. */
   const closing = new WeakSet<Socket>();
+  /** Answers this request, then closes its connection by lingerClose: Node's own close (destroySoon) would reset it. */
+  const answerAndClose = (req: IncomingMessage, res: ServerResponse, requestNo: number, status: number, reason: string): void => {
+    const socket = req.socket;
+    closing.add(socket);
+    socket.destroySoon = () => lingerClose(socket);
+    res.setHeader('Connection', 'close');
+    answer(req, res, requestNo, status, reason);
+  };
 
   const answer = (req: IncomingMessage, res: ServerResponse, requestNo: number, status: number, reason = ''): void => {
     counters.httpResponses[status] = (counters.httpResponses[status] ?? 0) + 1;
@@ -156,13 +164,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
       if (size <= maxBody) chunks.push(chunk);
       else if (size > maxBody * DISCARD_FACTOR) {
         req.removeAllListeners('data').removeAllListeners('end').resume();
-        res.setHeader('Connection', 'close');
-        // Node closes a `Connection: close` socket with destroySoon() once the answer is out,
-        // with the peer's bytes still unread: linger instead, so the 413 is not lost to a reset.
-        const socket = req.socket;
-        closing.add(socket);
-        socket.destroySoon = () => lingerClose(socket);
-        answer(req, res, requestNo, 413, tooLarge(`more than ${maxBody * DISCARD_FACTOR} bytes`));
+        answerAndClose(req, res, requestNo, 413, tooLarge(`more than ${maxBody * DISCARD_FACTOR} bytes`));
       }
     });
     req.on('end', () => {
@@ -191,9 +193,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
   // HTTP: answered and cut, and counted like any refused request.
   server.on('clientError', (err: NodeJS.ErrnoException, duplex) => {
     const socket = duplex as Socket & { _httpMessage?: { headersSent?: boolean } | null };
-    if (closing.has(socket)) return; // its answer is given, and it is closing already
+    const answered = closing.has(socket); // a 413 already, or an earlier error: no second request
     closing.add(socket);
-    if (err.code !== 'ECONNRESET') {
+    if (!answered && err.code !== 'ECONNRESET') {
       const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
       const status = timedOut ? 408 : 400;
       const reason = timedOut ? `request not complete within ${requestTimeout / 1000} s; closed` : `not an HTTP request (${err.code ?? err.message}); closed`;
@@ -221,8 +223,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<H
     if (declared > maxBody) {
       const requestNo = ++requests;
       counters.read++;
-      res.setHeader('Connection', 'close');
-      return answer(req, res, requestNo, 413, tooLarge(`${declared} bytes`));
+      return answerAndClose(req, res, requestNo, 413, tooLarge(`${declared} bytes`));
     }
     res.writeContinue();
     onRequest(req, res);
