@@ -11,6 +11,7 @@ import { Sender } from '../dist/src/destinations/grpc/sender.js';
 import { PublishAck, PublishRequest } from '../dist/src/gen/falco/transmit/v1/transmit.js';
 import { response } from '../dist/src/gen/falco/outputs/outputs.js';
 import { waitFor } from './helpers/harness.js';
+import { grpcFrame } from './helpers/hostile.js';
 
 /** Alert #seq, encoded as the host encodes one: about 3 KB, its number in its output. */
 const outputFor = (seq: number) => `#${seq}# ${String.fromCharCode(0x61 + (seq % 26)).repeat(3000)}`;
@@ -39,11 +40,7 @@ describe('sender requests', () => {
           received.push(Buffer.from(pending.subarray(5, 5 + length)));
           pending = pending.subarray(5 + length);
           if (++messages === 1) {
-            const ack = Buffer.from(PublishAck.encode({ ackedThrough: BigInt(resend) }).finish());
-            const frame = Buffer.alloc(5 + ack.length);
-            frame.writeUInt32BE(ack.length, 1);
-            ack.copy(frame, 5);
-            stream.write(frame);
+            stream.write(grpcFrame(Buffer.from(PublishAck.encode({ ackedThrough: BigInt(resend) }).finish())));
             stream.pause();
             setTimeout(() => {
               stream.resume();

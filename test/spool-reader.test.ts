@@ -19,13 +19,19 @@ afterEach(() => {
 const PAYLOAD = 1000;
 const payloadFor = (seq: number) => Buffer.alloc(PAYLOAD, `alert #${seq};`);
 
-function openStore() {
-  const dir = tempDir('spool-reader-');
+/** A store on `dir` (a new one by default), opened as a process opens it. */
+function openStore(dir = tempDir('spool-reader-')) {
   const cfg = resolveSpool('test', { dir, maxBytes: 256 * 1024 * 1024, fsync: 'never' }, 64 * 1024)!;
   const store = new SpoolStore(cfg, { log: () => {}, dropped: () => {} });
   stores.push(store);
-  store.open();
-  return { dir, store };
+  const opened = store.open();
+  return { dir, store, opened };
+}
+
+/** Closes `store` as its process ends. */
+function closeStore(store: SpoolStore): void {
+  store.close();
+  stores.splice(stores.indexOf(store), 1);
 }
 
 function append(store: SpoolStore, from: number, to: number): void {
@@ -86,14 +92,9 @@ describe('spool reader', () => {
   it('a process that opens the directory reads everything from the file', () => {
     const first = openStore();
     append(first.store, 1, 300);
-    first.store.close();
-    stores.splice(stores.indexOf(first.store), 1);
+    closeStore(first.store);
     damageOnDisk(first.dir, 7);
-    const cfg = resolveSpool('test', { dir: first.dir, maxBytes: 256 * 1024 * 1024, fsync: 'never' }, 64 * 1024)!;
-    const store = new SpoolStore(cfg, { log: () => {}, dropped: () => {} });
-    stores.push(store);
-    store.open();
-    const { got, lost } = readFrom(store, 1);
+    const { got, lost } = readFrom(openStore(first.dir).store, 1);
     expect(lost).toEqual([expect.stringMatching(/^#7\.\.#7: .*bad checksum/)]);
     expect(got).toHaveLength(299);
   });
@@ -103,17 +104,10 @@ describe('spool store at open', () => {
   it('a last segment with only its header, behind unacknowledged ones: the new records under its name are read, kept after the ack, and found by the next process', () => {
     const first = openStore();
     append(first.store, 1, 10);
-    first.store.close();
-    stores.splice(stores.indexOf(first.store), 1);
+    closeStore(first.store);
     // A crash right after creating the next segment leaves it like this: a header, no record.
     writeFileSync(join(first.dir, segmentName(11)), segmentHeader(11, Date.now()));
-    const cfg = resolveSpool('test', { dir: first.dir, maxBytes: 256 * 1024 * 1024, fsync: 'never' }, 64 * 1024)!;
-    const reopen = () => {
-      const store = new SpoolStore(cfg, { log: () => {}, dropped: () => {} });
-      stores.push(store);
-      return { store, opened: store.open() };
-    };
-    const second = reopen();
+    const second = openStore(first.dir);
     expect(second.opened).toMatchObject({ ackedSeq: 0, lastSeq: 10 });
     // A new process appends to a new segment: it starts at #11, the header-only one's name.
     append(second.store, 11, 20);
@@ -121,9 +115,8 @@ describe('spool store at open', () => {
     expect(lost).toEqual([]);
     expect(got.map((r) => r.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     second.store.ackThrough(10);
-    second.store.close();
-    stores.splice(stores.indexOf(second.store), 1);
-    const third = reopen();
+    closeStore(second.store);
+    const third = openStore(first.dir);
     expect(third.opened).toMatchObject({ ackedSeq: 10, lastSeq: 20 });
     expect(readFrom(third.store, 11).got.map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 11));
   });

@@ -168,15 +168,17 @@ export function unreadingPublish(addr: string, requests: Buffer[]): { close(): v
   const req = session.request({ ':method': 'POST', ':path': '/falco.transmit.v1.Transmitter/Publish', 'content-type': 'application/grpc', te: 'trailers' });
   req.on('error', () => {});
   req.pause();
-  const frames = requests.map((r) => {
-    const f = Buffer.allocUnsafe(5 + r.length);
-    f[0] = 0;
-    f.writeUInt32BE(r.length, 1);
-    r.copy(f, 5);
-    return f;
-  });
-  req.write(Buffer.concat(frames));
+  req.write(Buffer.concat(requests.map(grpcFrame)));
   return { close: () => session.destroy() };
+}
+
+/** `message` as one gRPC length-prefixed message: flag 0 (not compressed), a 4-byte length, the bytes. */
+export function grpcFrame(message: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(5 + message.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return frame;
 }
 
 /** `n` connections opened by `open`; resolves once each is `ready` (the event) or closed. */

@@ -19,6 +19,8 @@ const POLL_BEFORE_SLEEP_MS = 50;
 const CLOSE_GRACE_MS = 1000;
 /** Request buffers kept for reuse: a fresh 1 MiB Buffer per batch is page faults and GC work for the worker. */
 const POOLED_REQUESTS = 4;
+/** A batch ends once it reaches batchBytes, so its last alert runs past: a pooled buffer has this much room beyond. */
+const POOLED_SLACK_BYTES = 64 * 1024;
 
 /** Status codes that mean "this batch can never be accepted", not "try again later". */
 const REFUSED = new Set([grpc.status.RESOURCE_EXHAUSTED, grpc.status.INVALID_ARGUMENT]);
@@ -376,7 +378,7 @@ export class Sender {
   private bufferFor(size: number): Buffer {
     let pooled = this.pool.find((p) => !p.busy && p.bytes.length >= size) ?? null;
     if (pooled === null && this.pool.length < POOLED_REQUESTS) {
-      pooled = { bytes: Buffer.allocUnsafeSlow(Math.max(size, this.cfg.batchBytes + 64 * 1024)), busy: false };
+      pooled = { bytes: Buffer.allocUnsafeSlow(Math.max(size, this.cfg.batchBytes + POOLED_SLACK_BYTES)), busy: false };
       this.pool.push(pooled);
     }
     this.batchBuffer = pooled;
